@@ -1,0 +1,42 @@
+# The two commands of the README: `make run` and `make test`. Everything else is a helper.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed-stamp
+PYTHON3 ?= python3
+
+.PHONY: install run test test-fast lint bench clean
+
+install: $(STAMP)
+
+# torch goes first and alone: pip then takes the CPU wheel on disk, and every later install sees torch satisfied
+# instead of pulling a multi-GB CUDA build.
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON3) -m venv $(VENV)
+	$(PY) -m pip install -q -U pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+run: install
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/dvc repro
+	@echo ""
+	@echo "Results:"
+	@echo "  normalized trajectories  data/ingested/trajectories.jsonl"
+	@echo "  rejected records         data/ingested/rejects.jsonl"
+	@echo "  ingestion summary        data/ingested/summary.json"
+	@$(VENV)/bin/dvc metrics show 2>/dev/null || true
+
+test: install
+	$(VENV)/bin/pytest -m "slow or not slow"
+
+test-fast: install
+	$(VENV)/bin/pytest
+
+lint: install
+	$(VENV)/bin/ruff check src tests benches
+
+bench: install
+	$(PY) benches/bench_ingest.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

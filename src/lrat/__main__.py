@@ -1,0 +1,3 @@
+from lrat.cli import main
+
+main()

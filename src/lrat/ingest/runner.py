@@ -1,0 +1,149 @@
+"""``lrat ingest``: inputs → ``trajectories.jsonl`` + ``rejects.jsonl`` + ``summary.json``, streaming, atomically.
+
+Memory stays flat: records are written as they are read, and only 8-byte hashes of trajectory ids are kept (to
+refuse a duplicate, e.g. the same directory given twice).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from lrat.ingest.context import RecordContext
+from lrat.ingest.corpus import CorpusIndex, load_corpus
+from lrat.ingest.derive import derive
+from lrat.ingest.detect import PARSERS, detect
+from lrat.ingest.joins import load_joins
+from lrat.ingest.reader import Unit, list_files, read_units
+from lrat.ingest.schema import RecordError
+from lrat.ingest.tools import ToolNames
+from lrat.io import atomic_open, dumps_line, write_json
+
+FORMAT_CHOICES = ("auto", *PARSERS)
+
+
+class UsageError(ValueError):
+    """Bad arguments (missing input, unknown format): the CLI exits 2."""
+
+
+def _id_hash(trajectory_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(trajectory_id.encode(), digest_size=8).digest(), "big")
+
+
+def convert(unit: Unit, fmt: str, tools: ToolNames, corpus: CorpusIndex | None) -> tuple[str, dict[str, Any]]:
+    """One record to ``(format, normalized record)``; raises RecordError for anything unreadable."""
+    name = detect(unit.record) if fmt == "auto" else fmt
+    ctx = RecordContext(path=unit.rel, line=unit.line, item=unit.item, tools=tools, corpus=corpus)
+    try:
+        record = PARSERS[name](unit.record, ctx)
+    except RecordError:
+        raise
+    except RecursionError:
+        raise RecordError("record nested too deeply to read") from None
+    except Exception as exc:  # a parser bug must not lose the other records; say what happened instead
+        raise RecordError(f"could not read this {name} record ({type(exc).__name__}: {exc})") from None
+    return name, derive(record)
+
+
+def ingest(
+    inputs: list[Path],
+    out: Path,
+    fmt: str = "auto",
+    corpus: Path | None = None,
+    queries: Path | None = None,
+    qrels_evidence: Path | None = None,
+    qrels_golds: Path | None = None,
+    ground_truth: Path | None = None,
+    tools: ToolNames | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = lambda message: None,
+) -> dict[str, Any]:
+    """Normalize every trajectory under ``inputs`` into ``out``; returns the summary written to summary.json."""
+    if fmt not in FORMAT_CHOICES:
+        raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMAT_CHOICES)}")
+    if not inputs:
+        raise UsageError("give at least one INPUT file or directory")
+    for path in [*inputs, corpus, queries, qrels_evidence, qrels_golds, ground_truth]:
+        if path is not None and not Path(path).exists():
+            raise UsageError(f"no such file or directory: {path}")
+    tools = tools or ToolNames()
+    out = Path(out)
+    by_format: Counter[str] = Counter()
+    by_status: Counter[str] = Counter()
+    warnings: Counter[str] = Counter()
+    detected: Counter[str] = Counter()
+    seen: set[int] = set()
+    counts = {"trajectories": 0, "rejected": 0}
+
+    with ExitStack() as stack:
+        traj_fh = stack.enter_context(atomic_open(out / "trajectories.jsonl"))
+        rej_fh = stack.enter_context(atomic_open(out / "rejects.jsonl"))
+
+        def reject(path: str, line: int | None, error: str) -> None:
+            counts["rejected"] += 1
+            rej_fh.write(dumps_line({"path": path, "line": line, "error": error}))
+            where = f"{path}:{line}" if line is not None else path
+            log(f"rejected {where}: {error}")
+
+        corpus_index = load_corpus(Path(corpus), reject) if corpus is not None else None
+        joins = load_joins(reject, queries, qrels_evidence, qrels_golds, ground_truth)
+        files, skipped = list_files([Path(p) for p in inputs])
+        for path in skipped:
+            log(f"skipped {path}: not a .json, .jsonl, .ndjson or .txt file")
+        bar = _progress(sum(p.stat().st_size for p, _ in files), progress)
+        for path, rel in files:
+            file_formats: Counter[str] = Counter()
+            for unit in read_units(path, rel):
+                bar.update(unit.size)
+                if unit.error is not None:
+                    reject(unit.display, unit.line, unit.error)
+                    continue
+                if unit.record is None:
+                    continue
+                try:
+                    name, record = convert(unit, fmt, tools, corpus_index)
+                except RecordError as exc:
+                    reject(unit.display, unit.line, str(exc))
+                    continue
+                key = _id_hash(record["trajectory_id"])
+                if key in seen:
+                    reject(unit.display, unit.line, f"duplicate trajectory_id {record['trajectory_id']!r}")
+                    continue
+                seen.add(key)
+                joins.apply(record)
+                traj_fh.write(dumps_line(record))
+                counts["trajectories"] += 1
+                file_formats[name] += 1
+                by_format[name] += 1
+                by_status[record["status"]] += 1
+                warnings.update(w.split(":", 1)[0] for w in record["warnings"])
+            for name in file_formats:
+                detected[name] += 1
+        bar.close()
+        summary = {
+            "inputs": len(files),
+            "trajectories": counts["trajectories"],
+            "rejected": counts["rejected"],
+            "by_format": dict(sorted(by_format.items())),
+            "by_status": dict(sorted(by_status.items())),
+            "warnings": dict(sorted(warnings.items())),
+            "files_by_format": dict(sorted(detected.items())),
+            "skipped_files": len(skipped),
+        }
+        if corpus_index is not None:
+            summary["corpus_docs"] = len(corpus_index.docids)
+    write_json(out / "summary.json", summary)
+    detected_text = ", ".join(f"{n} file(s) {f}" for f, n in sorted(detected.items())) or "nothing readable"
+    log(f"detected: {detected_text}")
+    return summary
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    """A byte progress bar on stderr for inputs big enough to wait for; a no-op otherwise."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="B", unit_scale=True, desc="ingest", disable=not enabled or total < (8 << 20))
