@@ -31,7 +31,8 @@ def make_run(rng: random.Random, qid: int) -> dict:
     """An LRAT-fork BC+ run of typical size (20-60 KB): DocID result lists, repr browse outputs, reasoning."""
     result, shown = [], []
     for _ in range(rng.randint(4, 12)):
-        result.append({"type": "reasoning", "tool_name": None, "arguments": None, "output": _text(rng, rng.randint(20, 160))})
+        thought = _text(rng, rng.randint(20, 160))
+        result.append({"type": "reasoning", "tool_name": None, "arguments": None, "output": thought})
         docids = [str(rng.randint(1, 100_000)) for _ in range(10)]
         shown += docids
         body = "\n\n".join(f"DocID:{d}\n[{_text(rng, 3)}]\n{_text(rng, 3)}\n{_text(rng, 45)}" for d in docids)
@@ -45,8 +46,8 @@ def make_run(rng: random.Random, qid: int) -> dict:
     result.append({"type": "reasoning", "tool_name": None, "arguments": None, "output": _text(rng, 80)})
     result.append({"type": "output_text", "tool_name": None, "arguments": None, "output": "Exact Answer: x"})
     return {"metadata": {"model": "bench", "searcher_type": "bm25", "k": 10, "snippet_max_tokens": 64},
-            "query_id": str(qid), "tool_call_counts": {}, "status": "completed", "retrieved_docids": sorted(set(shown)),
-            "result": result}
+            "query_id": str(qid), "tool_call_counts": {}, "status": "completed",
+            "retrieved_docids": sorted(set(shown)), "result": result}
 
 
 def generate(root: Path, files: int, lines: list[int], seed: int = 0) -> None:

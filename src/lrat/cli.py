@@ -7,7 +7,7 @@ starts fast.
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -33,7 +33,7 @@ def _root(
         raise typer.Exit()
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     auto = "auto"
     bcp = "bcp"
     search_r1 = "search-r1"

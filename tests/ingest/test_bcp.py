@@ -155,7 +155,9 @@ def test_browse_before_any_search():
 @pytest.mark.parametrize("output", [
     json.dumps({"error": "Document with docid '9' not found"}),
     "Error: document 9 not found",
-    "[Document not found]",
+    "[Document not found] docid=9",
+    "[Error retrieving 9]: connection reset",
+    "[get_document] Invalid request format: Input must be a JSON object containing 'docid' field",
     None,
     "",
 ])
@@ -188,6 +190,26 @@ def test_search_warnings_empty_and_tongyi_no_results():
     a, b, c = searches(rec)
     assert a["results"] == [] and b["results"] == [] and c["results"] is None
     assert rec["warnings"] == ["empty_search:#1", "empty_search:#2", "unresolved_result:#3"]
+
+
+@pytest.mark.parametrize("output", [
+    "Search error for query 'q': index not loaded",
+    "[Search] Invalid request format: Input must be a JSON object containing 'query' field",
+    "Error: searcher unavailable",
+    '{"error": "timeout"}',
+])
+def test_search_tool_errors(output):
+    rec = run([search("q", output), answer()])
+    (s,) = searches(rec)
+    assert s["results"] is None and s["error"].startswith("search tool error")
+    assert rec["warnings"] == ["search_tool_error:#1"]
+
+
+def test_hidden_returned_earlier_section_is_not_a_result_list():
+    hidden = "\n\n## Returned earlier (relevant docs hidden ...)\nDocID:1 [One] ; DocID:2 [Two]"
+    output = docid_lines("5", "6") + hidden
+    rec = run([search("q", output), answer()])
+    assert [r["docid"] for r in searches(rec)[0]["results"]] == ["5", "6"]
 
 
 def test_results_deduplicated_within_a_step():

@@ -11,7 +11,8 @@ from lrat.ingest.runner import UsageError, ingest
 
 from .helpers import answer, get_doc, hits, search, think
 
-GOOD = {"query_id": "1", "status": "completed", "result": [search("q", hits("1")), get_doc("1"), think("ok"), answer()]}
+GOOD = {"query_id": "1", "status": "completed",
+        "result": [search("q", hits("1")), get_doc("1"), think("ok"), answer()]}
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -38,7 +39,8 @@ def messy(tmp_path: Path) -> Path:
     write(root / "truncated.json", json.dumps(GOOD)[:-40])
     write(root / "deep.json", "[" * 200_000 + "]" * 200_000)
     write(root / "shape.json", {"hello": "world"})
-    lines = [json.dumps({**GOOD, "query_id": "3"}), '{"query_id": "4", "result": [', json.dumps({**GOOD, "query_id": "5"})]
+    broken = '{"query_id": "4", "result": ['
+    lines = [json.dumps({**GOOD, "query_id": "3"}), broken, json.dumps({**GOOD, "query_id": "5"})]
     write(root / "runs.jsonl", "\n".join(lines) + "\n")
     write(root / "notes.md", "not data")
     return root

@@ -20,6 +20,8 @@ Results = list[dict[str, Any]] | None
 _DOCID_MARKER = re.compile(r"\bdoc_?id\s*:\s*([^\s|,;\]\)\[\(]+)", re.IGNORECASE)
 _DOCID_JSON = re.compile(r"[\"']docid[\"']\s*:\s*(?:\"([^\"]*)\"|'([^']*)'|(-?\d+))")
 _NO_RESULTS = re.compile(r"^\s*no results? (?:were )?found", re.IGNORECASE)
+_TOOL_ERROR = re.compile(r"^(?:error\b|search error\b|\[[^\]]{0,40}\]\s*(?:invalid|error))", re.IGNORECASE)
+_RETURNED_EARLIER = "\n## Returned earlier"
 _ZERO_RESULTS = re.compile(r"\bfound 0 results\b", re.IGNORECASE)
 _SEARCH_R1_DOC = re.compile(r"Doc \d+\s*\(Title:\s*")
 _MARKDOWN_LINK = re.compile(r"^\s*(?:\d+\.\s*)?\[([^\]\n]*)\]\((\S+?)\)", re.MULTILINE)
@@ -164,6 +166,10 @@ def parse_search_output(output: Any, corpus: CorpusIndex | None = None) -> tuple
             parsed = _from_json_value(value)
             if parsed is not None:
                 return parsed
+    if _TOOL_ERROR.match(text):
+        return None, f"search tool error: {text[:300]}"
+    # a fork variant appends docs hidden as "returned earlier": they are not this search's results
+    text = text.split(_RETURNED_EARLIER, 1)[0]
     markers = _DOCID_MARKER.findall(text)
     if markers:
         return _dedup([(normalize_docid(m.rstrip(".")), None, None, None) for m in markers]), None
@@ -176,6 +182,4 @@ def parse_search_output(output: Any, corpus: CorpusIndex | None = None) -> tuple
             return rendered, None
     if _NO_RESULTS.match(text) or _ZERO_RESULTS.search(text[:500]):
         return [], None
-    if text.lower().startswith("error"):
-        return None, f"search tool error: {text[:300]}"
     return None, UNPARSABLE

@@ -38,7 +38,7 @@ class ToolNames:
         )
 
     def kind(self, name: str) -> str:
-        """``search``, ``browse`` or ``other``; MCP-style prefixes (``server-search``, ``mcp__srv__search``) ignored."""
+        """``search``, ``browse`` or ``other``; MCP prefixes (``server-search``, ``mcp__srv__search``) are ignored."""
         lowered = name.strip().lower()
         short = re.split(r"__|[-./:]", lowered)[-1]
         for candidate in (lowered, short):
@@ -117,6 +117,7 @@ def browse_targets(args: dict[str, Any] | None, tools: ToolNames) -> list[tuple[
 
 # The LRAT fork's browse output: "Document <id>:\n<repr cut at 512 tokens>" (pitfall §11.19); never parse the body.
 _LRAT_FOUND = re.compile(r"^Document \S+:\s")
+_BRACKETED_ERRORS = ("not found", "error", "invalid request")
 # Short error texts that mean "nothing was opened" (BC+, LRAT fork, ASearcher, Tongyi visit).
 _NOT_FOUND_MARKERS = (
     "[document not found]",
@@ -144,11 +145,12 @@ def browse_failure(output: Any) -> str | None:
             value = None
         if isinstance(value, dict) and "error" in value:
             return str(value["error"])
+    lowered = text[:300].lower()
+    if lowered.startswith("error") or (lowered.startswith("[") and any(w in lowered for w in _BRACKETED_ERRORS)):
+        # the LRAT fork's errors: "[Document not found] docid=…", "[Error retrieving …]", "[get_document] Invalid…"
+        return text[:300]
     if _LRAT_FOUND.match(text):
         return None
-    lowered = text[:300].lower()
-    if lowered.startswith("error"):
-        return text[:300]
     if len(text) < 500 and any(marker in lowered for marker in _NOT_FOUND_MARKERS):
         return text[:300]
     return None

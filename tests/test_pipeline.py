@@ -1,0 +1,41 @@
+"""The DVC pipeline end to end, on a copy of the repository (slow: runs the real `dvc repro`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO
+
+
+@pytest.mark.slow
+def test_dvc_repro_runs_the_pipeline_on_the_embedded_default(tmp_path: Path):
+    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    work = tmp_path / "repo"
+    for name in files:
+        if (REPO / name).is_file():
+            (work / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, work / name)
+    for name in ("dvc.lock", "data/ingested"):
+        target = work / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+    subprocess.run(["git", "init", "-q"], cwd=work, check=True)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    dvc = Path(sys.executable).parent / "dvc"
+    done = subprocess.run([str(dvc), "repro"], cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads((work / "data" / "ingested" / "summary.json").read_text())
+    assert summary["rejected"] == 0 and summary["trajectories"] >= 5
+    assert set(summary["by_format"]) == {"bcp", "openai-chat", "search-r1"}
+    assert (work / "dvc.lock").exists()
+    again = subprocess.run([str(dvc), "repro"], cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "didn't change" in again.stdout + again.stderr
