@@ -144,10 +144,8 @@ def parse_bcp(record: Any, ctx: RecordContext) -> dict[str, Any]:
     question = record.get("query", record.get("question"))
     gold = record.get("answer")
     return new_record(
-        fmt="bcp",
-        path=ctx.path,
-        line=ctx.line,
-        item=ctx.item,
+        "bcp",
+        ctx,
         steps=steps,
         status=status,
         status_raw=status_raw,

@@ -38,10 +38,13 @@ def norm_url(url: str) -> str:
 
 def title_and_body(text: str) -> tuple[str, str]:
     """The title the BC+/Search-R1 tools display, and the rest of the text."""
-    if text.startswith("---\ntitle:"):
+    if text.startswith("---\n"):  # YAML front matter: the title line may be anywhere in it
         lines = text.split("\n")
-        title = lines[1][len("title: ") :].strip().strip("\"'")
-        return title, "\n".join(lines[2:])
+        end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), len(lines))
+        for i in range(1, end):
+            if lines[i].startswith("title:"):
+                title = lines[i][len("title:") :].strip().strip("\"'")
+                return title, "\n".join(lines[1:i] + lines[i + 1 :])
     first, _, rest = text.partition("\n")
     return first.strip().strip("\"'"), rest
 

@@ -24,7 +24,7 @@ def derive(record: dict[str, Any]) -> dict[str, Any]:
     steps = record["steps"]
     browse_warnings: list[str] = []
     search_warnings: list[str] = []
-    # docid -> ordinals of the searches so far that showed it, newest last
+    # docid -> ordinal of the latest search so far that showed it
     shown_in: dict[str, int] = {}
     browsed: set[str] = set()
     latest: int | None = None

@@ -26,6 +26,7 @@ _ZERO_RESULTS = re.compile(r"\bfound 0 results\b", re.IGNORECASE)
 _SEARCH_R1_DOC = re.compile(r"Doc \d+\s*\(Title:\s*")
 _MARKDOWN_LINK = re.compile(r"^\s*(?:\d+\.\s*)?\[([^\]\n]*)\]\((\S+?)\)", re.MULTILINE)
 _NUMBERED_TITLE = re.compile(r"^\d+\.\s*\[([^\]\n]*)\]\s*$", re.MULTILINE)
+_DOC_LABEL = re.compile(r"doc\s*\d+$", re.IGNORECASE)  # ASearcher's "[Doc 3](url):" items
 
 
 def _score(value: Any) -> float | None:
@@ -97,7 +98,8 @@ def _concatenated_objects(text: str) -> list[Any] | None:
 def _split_title(rest: str, corpus: CorpusIndex | None) -> tuple[str, str]:
     """Title and body of ``<title>) <body>``; titles may hold ``)``, so the longest corpus title wins (§11.17)."""
     if corpus is not None:
-        for pos in sorted((m.start() for m in re.finditer(r"\)", rest)), reverse=True):
+        line = rest.split("\n", 1)[0]  # a title never spans lines
+        for pos in sorted((m.start() for m in re.finditer(r"\)", line)), reverse=True):
             if corpus.has_title(rest[:pos]):
                 return rest[:pos], rest[pos + 1 :]
     depth = 0
@@ -132,11 +134,13 @@ def _rendered_titles(text: str, corpus: CorpusIndex | None) -> list[dict[str, An
 def _rendered_links(text: str, corpus: CorpusIndex | None) -> list[dict[str, Any]] | None:
     """Web-style rendering (Tongyi ``i. [title](url)``, ASearcher ``[Doc i](url):``): URLs resolved via the corpus."""
     links = _MARKDOWN_LINK.findall(text)
+    doc_links = [link for link in links if _DOC_LABEL.match(link[0])]
+    links = doc_links or links  # ASearcher pages may hold other links besides the "[Doc i](url)" items
     if links:
         entries = []
         for title, url in links:
             docid = corpus.resolve_url(url) if corpus is not None else None
-            shown_title = None if title.lower().startswith("doc ") else title
+            shown_title = None if _DOC_LABEL.match(title) else title
             entries.append((docid, None, shown_title, url))
         return _dedup(entries)
     titles = _NUMBERED_TITLE.findall(text)

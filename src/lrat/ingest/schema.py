@@ -6,7 +6,10 @@ Records are plain dicts (they go straight to JSONL and back); this module is the
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lrat.ingest.context import RecordContext
 
 SCHEMA_VERSION = 1
 FORMATS = ("bcp", "search-r1", "openai-chat", "native")
@@ -80,6 +83,9 @@ def result(
 ) -> dict[str, Any]:
     return {"docid": docid, "rank": rank, "score": score, "title": title, "url": url}
 
+# Where chat and transcript records keep their query id.
+ID_KEYS = ("query_id", "id", "qid")
+
 
 def trajectory_id(fmt: str, path: str, line: int | None = None, item: int | None = None) -> str:
     """``<format>:<relative path>[#<line>]``; a JSON file holding a list of records uses ``#<item>`` instead."""
@@ -88,11 +94,9 @@ def trajectory_id(fmt: str, path: str, line: int | None = None, item: int | None
 
 
 def new_record(
-    *,
     fmt: str,
-    path: str,
-    line: int | None,
-    item: int | None = None,
+    ctx: RecordContext,
+    *,
     steps: Steps,
     status: str,
     status_raw: str | None,
@@ -109,11 +113,11 @@ def new_record(
     assert status in STATUSES, status
     return {
         "schema_version": SCHEMA_VERSION,
-        "trajectory_id": trajectory_id(fmt, path, line, item),
+        "trajectory_id": trajectory_id(fmt, ctx.path, ctx.line, ctx.item),
         "source": {
             "format": fmt,
-            "path": path,
-            "line": line,
+            "path": ctx.path,
+            "line": ctx.line,
             "writer": writer,
             "model": model,
             "retriever": retriever,
