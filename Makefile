@@ -21,10 +21,11 @@ run: install
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/dvc repro
 	@echo ""
 	@echo "Results:"
-	@echo "  normalized trajectories  data/ingested/trajectories.jsonl"
-	@echo "  rejected records         data/ingested/rejects.jsonl"
-	@echo "  ingestion summary        data/ingested/summary.json"
-	@$(VENV)/bin/dvc metrics show 2>/dev/null || true
+	@echo "  generated world          data/world/ (corpus, queries, qrels, splits)  stats: metrics/world.json"
+	@echo "  simulated agent runs     data/runs/sim/                                  stats: metrics/agent.json"
+	@echo "  normalized trajectories  data/ingested/trajectories.jsonl (rejects.jsonl, summary.json)"
+	@echo "  behaviour analysis       reports/report.md and reports/*.png"
+	@echo "  all metrics              $(VENV)/bin/dvc metrics show"
 
 test: install
 	$(VENV)/bin/pytest -m "slow or not slow"

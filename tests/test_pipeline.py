@@ -22,7 +22,7 @@ def test_dvc_repro_runs_the_pipeline_on_the_embedded_default(tmp_path: Path):
         if (REPO / name).is_file():
             (work / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, work / name)
-    for name in ("dvc.lock", "data/ingested"):
+    for name in ("dvc.lock", "data/ingested", "data/world", "data/runs", "metrics", "reports"):
         target = work / name
         if target.is_dir():
             shutil.rmtree(target)
@@ -34,8 +34,15 @@ def test_dvc_repro_runs_the_pipeline_on_the_embedded_default(tmp_path: Path):
     done = subprocess.run([str(dvc), "repro"], cwd=work, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     summary = json.loads((work / "data" / "ingested" / "summary.json").read_text())
-    assert summary["rejected"] == 0 and summary["trajectories"] >= 5
-    assert set(summary["by_format"]) == {"bcp", "openai-chat", "search-r1"}
+    assert summary["rejected"] == 0 and summary["trajectories"] == 840  # every training question's run
+    assert summary["by_format"] == {"bcp": 840}
+    world = json.loads((work / "metrics" / "world.json").read_text())
+    assert 0.3 <= world["base_retriever"]["test"]["recall@10"] <= 0.7
+    analysis = json.loads((work / "reports" / "analysis.json").read_text())
+    assert 0.2 <= analysis["runs"]["all"]["browses_per_search"] <= 0.35
+    assert 1.1 <= analysis["browse_by_rank"]["position_bias_ratio"] <= 1.6
+    assert analysis["reasoning_length"]["evidence_ratio"] >= 1.3
+    assert all((work / "reports" / name).stat().st_size > 1000 for name in ("browse_by_rank.png", "report.md"))
     assert (work / "dvc.lock").exists()
     again = subprocess.run([str(dvc), "repro"], cwd=work, env=env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "didn't change" in again.stdout + again.stderr

@@ -115,6 +115,13 @@ def ingest(
         raise typer.Exit(1)
 
 
+from lrat.analyze.command import analyze_command  # noqa: E402  (light: heavy imports live inside)
+from lrat.simulate.command import simulate_app  # noqa: E402
+
+app.add_typer(simulate_app, name="simulate")
+app.command("analyze")(analyze_command)
+
+
 def main() -> None:
     app()
 

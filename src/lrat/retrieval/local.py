@@ -1,0 +1,111 @@
+"""The in-process retriever: a sentence-transformers model over a FAISS inner-product index."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lrat.retrieval.base import Hit
+from lrat.retrieval.encoder import corpus_embeddings, encode, fingerprint, load_model
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+
+def read_corpus(path: Path) -> tuple[list[str], list[str]]:
+    """Docids and texts of a ``{docid, text[, title]}`` JSONL corpus; a bad line is an error naming file and line."""
+    docids: list[str] = []
+    texts: list[str] = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                docid, text = str(record["docid"]).strip(), record["text"]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"{path}:{number}: not a corpus record {{docid, text}} ({exc})") from None
+            if not isinstance(text, str):
+                raise ValueError(f"{path}:{number}: 'text' is not a string")
+            docids.append(docid)
+            texts.append(text)
+    if not docids:
+        raise ValueError(f"{path}: the corpus is empty")
+    return docids, texts
+
+
+class LocalRetriever:
+    """Exact search (IndexFlatIP on normalised vectors = cosine); ties break by corpus order, so runs repeat."""
+
+    def __init__(self, model: SentenceTransformer, docids: list[str], texts: list[str], embeddings: np.ndarray,
+                 name: str = "local", query_prefix: str = "", batch_size: int = 128) -> None:
+        import faiss
+
+        self.model, self.name, self.query_prefix, self.batch_size = model, name, query_prefix, batch_size
+        self.docids, self.texts = docids, texts
+        self._by_id = {d: i for i, d in enumerate(docids)}
+        self.index = faiss.IndexFlatIP(embeddings.shape[1])
+        self.index.add(embeddings)
+        self._cache: dict[str, np.ndarray] = {}
+        self._cache_file: Path | None = None
+        self._loaded = 0
+
+    @classmethod
+    def build(cls, spec: str, corpus: Path, cache_dir: Path | None = None, query_prefix: str = "",
+              doc_prefix: str = "", progress: bool = True) -> LocalRetriever:
+        docids, texts = read_corpus(corpus)
+        model = load_model(spec)
+        key = fingerprint(model)
+        vectors = corpus_embeddings(model, texts, cache_dir, doc_prefix, progress=progress, model_key=key)
+        retriever = cls(model, docids, texts, vectors, name=spec, query_prefix=query_prefix)
+        if cache_dir is not None:
+            prefix = hashlib.sha256(query_prefix.encode()).hexdigest()[:8]
+            retriever.load_query_cache(cache_dir / f"queries-{key}-{prefix}.npz")
+        return retriever
+
+    def load_query_cache(self, path: Path) -> None:
+        """Query vectors survive between commands (the world stage encodes every question the agents ask first)."""
+        self._cache_file = path
+        if path.exists():
+            with np.load(path) as data:
+                self._cache.update(zip(data["texts"].tolist(), data["vectors"], strict=True))
+        self._loaded = len(self._cache)
+
+    def save_query_cache(self) -> None:
+        if self._cache_file is None or len(self._cache) == self._loaded:
+            return
+        texts = sorted(self._cache)
+        tmp = self._cache_file.with_suffix(".tmp.npz")
+        self._cache_file.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(tmp, texts=np.array(texts, dtype=str), vectors=np.stack([self._cache[t] for t in texts]))
+        tmp.replace(self._cache_file)
+        self._loaded = len(self._cache)
+
+    def encode_queries(self, queries: list[str]) -> np.ndarray:
+        todo = sorted({q for q in queries if q not in self._cache})
+        if todo:
+            vectors = encode(self.model, [self.query_prefix + q for q in todo], self.batch_size)
+            self._cache.update(zip(todo, vectors, strict=True))
+        return np.stack([self._cache[q] for q in queries]) if queries else np.zeros((0, self.index.d), np.float32)
+
+    def search_batch(self, queries: list[str], k: int = 10) -> list[list[Hit]]:
+        if not queries:
+            return []
+        depth = min(self.index.ntotal, k + 8)
+        scores, ids = self.index.search(self.encode_queries(queries), depth)
+        out = []
+        for row_scores, row_ids in zip(scores, ids, strict=True):
+            ranked = sorted((-round(float(s), 5), int(i)) for s, i in zip(row_scores, row_ids, strict=True) if i >= 0)
+            out.append([Hit(self.docids[i], -s) for s, i in ranked[:k]])
+        return out
+
+    def search(self, query: str, k: int = 10) -> list[Hit]:
+        return self.search_batch([query], k)[0]
+
+    def get_document(self, docid: str) -> str | None:
+        i = self._by_id.get(str(docid))
+        return None if i is None else self.texts[i]

@@ -1,0 +1,105 @@
+"""`lrat simulate world` and `lrat simulate agent`: the embedded default's two DVC stages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+simulate_app = typer.Typer(
+    no_args_is_help=True, rich_markup_mode=None,
+    help="Generate the embedded default: a research world and a simulated search agent that writes real run files.",
+)
+
+PARAMS = Annotated[Path, typer.Option(help="params.yaml with the `world:`, `agent:` and `retrieval:` sections.")]
+SEED = Annotated[int | None, typer.Option(help="Random seed (default: `seed` in params.yaml).")]
+QUIET = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+JSON = Annotated[bool, typer.Option("--json", help="Print the statistics as JSON on stdout.")]
+
+
+def _params(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    import yaml
+
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+def _cache(params: dict[str, Any]) -> Path | None:
+    value = (params.get("retrieval") or {}).get("cache_dir", ".cache/embeddings")
+    return Path(value) if value else None
+
+
+@simulate_app.command("world")
+def world_command(
+    out: Annotated[Path, typer.Option(help="Folder for corpus.jsonl, queries.tsv, qrels, ground_truth, splits.")] = (
+        Path("data/world")
+    ),
+    seed: SEED = None,
+    metrics: Annotated[Path | None, typer.Option(help="Where to write the world statistics JSON.")] = (
+        Path("metrics/world.json")
+    ),
+    retriever: Annotated[str, typer.Option(
+        help="Retriever whose held-out evidence recall is measured ('' = none).")] = "base",
+    params: PARAMS = Path("params.yaml"),
+    quiet: QUIET = False,
+    json_out: JSON = False,
+) -> None:
+    """Generate a deterministic world: documents about made-up entities, multi-hop questions, evidence, splits.
+
+    Sizes come from `world:` in params.yaml. Also measures the base retriever's evidence recall@10 on the
+    held-out questions (metrics/world.json).
+    """
+    from lrat.simulate.pipeline import build_world
+
+    values = _params(params)
+    stats = build_world(out, seed if seed is not None else int(values.get("seed", 13)), values.get("world") or {},
+                        metrics, _cache(values), retriever, progress=not quiet)
+    if json_out:
+        typer.echo(json.dumps(stats, indent=2))
+        return
+    recall = (stats.get("base_retriever") or {}).get("test", {}).get("recall@10")
+    typer.echo(f"{stats['documents']} documents, {stats['questions']} questions -> {out}"
+               + (f"; base retriever test evidence recall@10 = {recall}" if recall is not None else ""), err=True)
+
+
+@simulate_app.command("agent")
+def agent_command(
+    world: Annotated[Path, typer.Option(help="A folder written by `lrat simulate world`.", exists=True,
+                                        file_okay=False)] = Path("data/world"),
+    split: Annotated[str, typer.Option(help="Questions to run: train, dev, test or all.")] = "train",
+    retriever: Annotated[str, typer.Option(help="'base', a model folder, an MLflow model URI (models:/...), the URL "
+                                           "of a running lrat search service, or 'oracle'.")] = "base",
+    out: Annotated[Path, typer.Option(help="Folder for the run files (one run_<qid>.json per question).")] = (
+        Path("data/runs/sim")
+    ),
+    seed: SEED = None,
+    metrics: Annotated[Path | None, typer.Option(help="Where to write the run statistics JSON.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Run only the first N questions of the split.", min=1)] = None,
+    params: PARAMS = Path("params.yaml"),
+    quiet: QUIET = False,
+    json_out: JSON = False,
+) -> None:
+    """Run the simulated search agent (think → search → browse → answer) on a split of the world's questions.
+
+    Writes BrowseComp-Plus run files in the LRAT authors' format (`DocID:` results, `get_document` browses),
+    which `lrat ingest` reads like any real agent's logs. Behaviour settings: `agent:` in params.yaml.
+    """
+    from lrat.simulate.pipeline import agent_config, run_agents
+
+    values = _params(params)
+    try:
+        cfg = agent_config(values.get("agent") or {})
+        summary = run_agents(world, split, retriever, out, seed if seed is not None else int(values.get("seed", 13)),
+                             cfg, metrics, _cache(values), limit, progress=not quiet)
+    except (ValueError, FileNotFoundError) as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if json_out:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        typer.echo(f"{summary['trajectories']} runs -> {out} (success {summary['success']}, "
+                   f"{summary['avg_searches']} searches and {summary['avg_browses']} browses per run, "
+                   f"{summary['trajectories_per_second']} runs/s)", err=True)

@@ -1,0 +1,107 @@
+"""The two simulation stages as plain functions: `build_world` (stage `world`) and `run_agents` (stage
+`trajectories`). The CLI only parses flags and calls these."""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+from pathlib import Path
+from typing import Any
+
+from lrat.io import write_json
+from lrat.simulate.agent import AgentConfig
+from lrat.simulate.export import world_stats, write_world
+from lrat.simulate.store import load_world, save_state
+from lrat.simulate.world import World, generate_world
+
+SPLITS = ("train", "dev", "test")
+
+
+def open_retriever(spec: str, corpus: Path, cache_dir: Path | None, world: World | None = None,
+                   query_prefix: str = "", doc_prefix: str = "", progress: bool = True) -> Any:
+    """``base`` | a model folder | an MLflow model URI | ``http(s)://`` service | ``oracle`` (needs the world)."""
+    if spec.startswith(("http://", "https://")):
+        from lrat.retrieval.http import HttpRetriever
+
+        return HttpRetriever(spec)
+    from lrat.retrieval.local import LocalRetriever
+
+    if spec == "oracle":
+        from lrat.simulate.oracle import OracleRetriever
+
+        if world is None:
+            raise ValueError("the oracle retriever needs the world")
+        return OracleRetriever(LocalRetriever.build("base", corpus, cache_dir, progress=progress), world)
+    return LocalRetriever.build(spec, corpus, cache_dir, query_prefix, doc_prefix, progress=progress)
+
+
+def evidence_recall(retriever: Any, world: World, split: str, ks: tuple[int, ...] = (10, 100)) -> dict[str, Any]:
+    questions = [q for q in world.questions if q.split == split]
+    if not questions:
+        return {}
+    ranked = retriever.search_batch([q.text for q in questions], max(ks))
+    out: dict[str, Any] = {"split": split, "n_queries": len(questions)}
+    for k in ks:
+        out[f"recall@{k}"] = round(statistics.mean(
+            len({h.docid for h in hits[:k]} & set(q.evidence)) / len(q.evidence)
+            for q, hits in zip(questions, ranked, strict=True)), 4)
+    return out
+
+
+def build_world(out: Path, seed: int, sizes: dict[str, Any], metrics: Path | None, cache_dir: Path | None,
+                retriever: str = "base", progress: bool = True) -> dict[str, Any]:
+    world = generate_world(
+        seed, n_docs=int(sizes.get("n_docs", 4000)), n_questions=int(sizes.get("n_questions", 1200)),
+        hops=(int(sizes.get("min_hops", 2)), int(sizes.get("max_hops", 4))),
+        background_share=float(sizes.get("background_share", 0.15)),
+        split=tuple(sizes.get("split", (0.7, 0.1, 0.2))), name_rate=float(sizes.get("name_rate", 0.9)),
+    )
+    write_world(world, out)
+    save_state(world, out)
+    stats: dict[str, Any] = {"seed": seed, **world_stats(world)}
+    if retriever:
+        engine = open_retriever(retriever, out / "corpus.jsonl", cache_dir, world, progress=progress)
+        # all splits: the agent's first query is the question itself, so this also warms its query cache
+        stats["base_retriever"] = {"model": retriever, **{s: evidence_recall(engine, world, s) for s in SPLITS}}
+        if hasattr(engine, "save_query_cache"):
+            engine.save_query_cache()
+    if metrics is not None:
+        write_json(metrics, stats)
+    return stats
+
+
+def agent_config(section: dict[str, Any]) -> AgentConfig:
+    fields = {f.name for f in dataclasses.fields(AgentConfig)}
+    unknown = sorted(set(section) - fields - {"retriever", "split", "workers"})
+    if unknown:
+        raise ValueError(f"unknown agent settings in params.yaml: {', '.join(unknown)}")
+    values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in section.items() if k in fields}
+    return AgentConfig(**values)
+
+
+def run_agents(world_dir: Path, split: str, retriever: str, out: Path, seed: int, cfg: AgentConfig,
+               metrics: Path | None, cache_dir: Path | None, limit: int | None = None,
+               progress: bool = True) -> dict[str, Any]:
+    from lrat.simulate.driver import simulate
+
+    world = load_world(world_dir)
+    questions = [q for q in world.questions if split in ("all", q.split)][: limit or None]
+    if not questions:
+        raise ValueError(f"no questions in split {split!r} (choose train, dev, test or all)")
+    engine = open_retriever(retriever, world_dir / "corpus.jsonl", cache_dir, world, progress=progress)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(questions), desc=f"agents on {split}", unit="run")
+    try:
+        summary = simulate(world, questions, engine, cfg, seed, out, bar.update if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    if hasattr(engine, "save_query_cache"):
+        engine.save_query_cache()
+    summary = {"split": split, "retriever": engine.name, "seed": seed, **summary}
+    if metrics is not None:
+        write_json(metrics, summary)
+    return summary

@@ -1,0 +1,111 @@
+"""The simulated agent: real run files, deterministic, and better off with a better retriever."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+
+from lrat.ingest.runner import ingest
+from lrat.simulate.agent import AgentConfig
+from lrat.simulate.driver import simulate
+from lrat.simulate.export import write_world
+from lrat.simulate.oracle import OracleRetriever
+from lrat.simulate.store import save_state
+from lrat.simulate.world import World, generate_world
+
+from .lexical import LexicalRetriever
+
+CFG = AgentConfig()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[World, Path]:
+    folder = tmp_path_factory.mktemp("world")
+    w = generate_world(11, n_docs=600, n_questions=150)
+    write_world(w, folder)
+    save_state(w, folder)
+    return w, folder
+
+
+@pytest.fixture(scope="module")
+def lexical(world: tuple[World, Path]) -> LexicalRetriever:
+    return LexicalRetriever(world[0].docs)
+
+
+def run_files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("run_*.json"))}
+
+
+def test_run_files_are_lrat_fork_runs_that_ingest_without_rejects(world, lexical, tmp_path: Path):
+    w, folder = world
+    summary = simulate(w, w.questions[:30], lexical, CFG, 1, tmp_path / "runs")
+    assert summary["trajectories"] == 30 and len(run_files(tmp_path / "runs")) == 30
+    result = ingest([tmp_path / "runs"], tmp_path / "ing", "auto", folder / "corpus.jsonl",
+                    qrels_evidence=folder / "qrel_evidence.txt", progress=False)
+    assert result["rejected"] == 0 and result["trajectories"] == 30 and result["by_format"] == {"bcp": 30}
+    records = [json.loads(line) for line in (tmp_path / "ing" / "trajectories.jsonl").read_text().splitlines()]
+    for record in records:
+        run = json.loads((tmp_path / "runs" / Path(record["source"]["path"]).name).read_text())
+        steps = record["steps"]
+        assert sum(s["kind"] == "search" for s in steps) == run["tool_call_counts"].get("search", 0)
+        assert sum(s["kind"] == "browse" for s in steps) == run["tool_call_counts"].get("get_document", 0)
+        assert all(len(s["results"]) == 10 for s in steps if s["kind"] == "search")
+        assert (record["status"] == "completed") == (run["result"][-1]["type"] == "output_text")
+        for browse in (s for s in steps if s["kind"] == "browse"):
+            assert browse["found"] and browse["attributed_search"] is not None  # agents browse what they saw
+            assert browse["reasoning_after"]
+
+
+def test_same_seed_same_bytes_other_seed_other_runs(world, lexical, tmp_path: Path):
+    w, _ = world
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        simulate(w, w.questions[:20], lexical, CFG, seed, tmp_path / name)
+    assert run_files(tmp_path / "a") == run_files(tmp_path / "b")
+    assert run_files(tmp_path / "a") != run_files(tmp_path / "c")
+
+
+def test_a_run_does_not_depend_on_the_other_questions_beside_it(world, lexical, tmp_path: Path):
+    w, _ = world
+    simulate(w, w.questions[:20], lexical, CFG, 3, tmp_path / "all")
+    simulate(w, w.questions[5:6], lexical, CFG, 3, tmp_path / "one")
+    name = f"run_{w.questions[5].qid}.json"
+    assert (tmp_path / "all" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+
+
+def test_an_oracle_retriever_gives_more_success_with_fewer_searches(world, tmp_path: Path):
+    w, _ = world
+    weak = LexicalRetriever(w.docs, words=12)  # sees only the opening of each page
+    base = simulate(w, w.questions, weak, CFG, 2, tmp_path / "base")
+    oracle = simulate(w, w.questions, OracleRetriever(weak, w), CFG, 2, tmp_path / "oracle")
+    assert oracle["success"] > base["success"]
+    assert oracle["avg_searches"] < base["avg_searches"]
+
+
+def test_reasoning_is_longer_after_evidence_and_some_useless_pages_are_rejected(world, lexical, tmp_path: Path):
+    w, _ = world
+    simulate(w, w.questions, lexical, CFG, 5, tmp_path / "runs")
+    evidence = {q.qid: set(q.evidence) for q in w.questions}
+    after_evidence, after_other, negatives = [], [], 0
+    for path in (tmp_path / "runs").glob("run_*.json"):
+        run = json.loads(path.read_text())
+        items = run["result"]
+        for item, nxt in zip(items, items[1:], strict=False):
+            if item["tool_name"] == "get_document":
+                docid = json.loads(item["arguments"])["docid"]
+                text = nxt["output"]
+                (after_evidence if docid in evidence[run["query_id"]] else after_other).append(len(text.split()))
+                negatives += "not relevant" in text or "unrelated" in text or "no useful information" in text
+    assert statistics.mean(after_evidence) > 1.2 * statistics.mean(after_other)
+    assert negatives > 0
+
+
+def test_running_out_of_searches_ends_without_an_answer_or_with_a_guess(world, lexical, tmp_path: Path):
+    w, _ = world
+    cfg = AgentConfig(max_searches=1, p_guess=0.5, p_truncate=0.0)
+    summary = simulate(w, w.questions, lexical, cfg, 9, tmp_path / "runs")
+    assert summary["avg_searches"] <= 1
+    statuses = {json.loads(p.read_text())["status"] for p in (tmp_path / "runs").glob("run_*.json")}
+    assert "exceed available llm calls" in statuses and "completed" in statuses
