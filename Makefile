@@ -38,6 +38,8 @@ lint: install
 
 bench: install
 	$(PY) benches/bench_ingest.py
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/dvc repro trajectories
+	$(PY) benches/bench_simulate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lrat.retrieval.base import Hit
@@ -58,6 +58,23 @@ class AgentConfig:
 class WorldView:
     entities: list[Entity]
     docs: dict[str, tuple[str, str]]  # docid -> (title, text)
+    _words: dict[str, set[str]] = field(default_factory=dict)
+    _snippets: dict[tuple[str, int], str] = field(default_factory=dict)
+
+    def snippet(self, docid: str, words: int) -> str:
+        text = self._snippets.get((docid, words))
+        if text is None:
+            title, body = self.docs[docid]
+            text = self._snippets[docid, words] = f"DocID:{docid}\n[{title}]\n{' '.join(body.split()[:words])}"
+        return text
+
+    def shown_words(self, docid: str) -> set[str]:
+        """Content words of what the result list shows (title + opening), computed once per page."""
+        words = self._words.get(docid)
+        if words is None:
+            title, text = self.docs[docid]
+            words = self._words[docid] = _content(title + " " + text[:300])
+        return words
 
 
 def _content(text: str) -> set[str]:
@@ -65,10 +82,7 @@ def _content(text: str) -> set[str]:
 
 
 def _search_output(query: str, hits: list[Hit], view: WorldView, words: int) -> str:
-    blocks = []
-    for hit in hits:
-        title, text = view.docs[hit.docid]
-        blocks.append(f"DocID:{hit.docid}\n[{title}]\n{' '.join(text.split()[:words])}")
+    blocks = [view.snippet(hit.docid, words) for hit in hits]
     return f"A search for '{query}' found {len(hits)} results:\n\n## Web Results\n" + "\n\n".join(blocks)
 
 
@@ -88,6 +102,7 @@ class _Run:
         self.done: set[int] = set()
         self.failures: dict[int, int] = {}
         self.browsed: set[str] = set()
+        self.seen: set[str] = set()  # every docid shown or opened: the run file's retrieved_docids
         self.asked: dict[int, int] = {}
         self.items: list[dict[str, Any]] = []
         self.searches = 0
@@ -131,7 +146,7 @@ class _Run:
             del words[self.rng.randrange(len(words))]
         return " ".join(words)
 
-    def p_browse(self, docid: str, rank: int, query: str, target: int) -> float:
+    def p_browse(self, docid: str, rank: int, query: set[str], target: int) -> float:
         cfg = self.cfg
         position = cfg.position_top + (cfg.position_bottom - cfg.position_top) * (rank - 1) / max(1, cfg.k - 1)
         if docid in self.browsed:
@@ -145,8 +160,7 @@ class _Run:
         elif hop == self.hops and self.hops - 1 in self.done:
             p = cfg.p_verify_answer
         else:
-            title, text = self.view.docs[docid]
-            overlap = len(_content(query) & _content(title + " " + text[:300])) / max(1, len(_content(query)))
+            overlap = len(query & self.view.shown_words(docid)) / max(1, len(query))
             p = cfg.p_browse_other + cfg.overlap_gain * overlap * overlap
         return min(1.0, p * position)
 
@@ -200,12 +214,14 @@ def run_agent(q: Question, view: WorldView, cfg: AgentConfig, rng: random.Random
         run.searches += 1
         run.past.append(query)
         shown = list(hits)
+        run.seen.update(h.docid for h in shown)
         if cfg.shuffle_display:
             rng.shuffle(shown)
         items.append(_item("tool_call", _search_output(query, shown, view, cfg.snippet_words), "search",
                            json.dumps({"query": query})))
+        words = _content(query)
         picks = [h.docid for rank, h in enumerate(shown, 1)
-                 if rng.random() < run.p_browse(h.docid, rank, query, target)]
+                 if rng.random() < run.p_browse(h.docid, rank, words, target)]
         picks = picks[: cfg.max_browses_per_search]
         if not picks:
             run.failures[target] = run.failures.get(target, 0) + 1
@@ -237,4 +253,5 @@ def _finish(run: _Run, answer: str | None, status: str) -> dict[str, Any]:
         confidence = run.rng.randint(55, 95)
         run.items.append(_item("output_text", f"Explanation: I followed the chain {chain or 'of clues'}.\n"
                                               f"Exact Answer: {answer}\nConfidence: {confidence}%"))
-    return {"status": status, "result": run.items, "searches": run.searches, "answer": answer}
+    return {"status": status, "result": run.items, "searches": run.searches, "answer": answer,
+            "seen": run.seen | run.browsed}

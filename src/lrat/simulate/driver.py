@@ -7,6 +7,7 @@ depend on which other questions ran beside it.
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections import Counter
@@ -23,8 +24,10 @@ from lrat.simulate.world import Question, World
 
 def simulate(
     world: World, questions: list[Question], retriever: Retriever, cfg: AgentConfig, seed: int, out: Path,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None, held_out: set[str] | None = None,
 ) -> dict[str, Any]:
+    """``held_out``: evidence docids of questions kept out of training; the summary says how many of them these
+    runs browsed (they become training positives, as pages shared across questions do in a real corpus)."""
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob("run_*.json"):
         stale.unlink()
@@ -38,7 +41,9 @@ def simulate(
         write_json(out / f"run_{q.qid}.json", run_record(q, run, retriever.name, seed, cfg.k, cfg.snippet_words))
         outcomes.append({"qid": q.qid, "status": run["status"], "correct": run["answer"] == q.answer,
                          "searches": run["searches"],
-                         "browses": sum(1 for i in run["result"] if i["tool_name"] == "get_document")})
+                         "browses": sum(1 for i in run["result"] if i["tool_name"] == "get_document"),
+                         "browsed": {json.loads(i["arguments"])["docid"] for i in run["result"]
+                                     if i["tool_name"] == "get_document"}})
         if progress is not None:
             progress(1)
 
@@ -62,7 +67,13 @@ def simulate(
                 del pending[qid]
                 finish(by_id[qid], stop.value)
     elapsed = time.perf_counter() - start
-    return summarize(outcomes, elapsed, rounds)
+    summary = summarize(outcomes, elapsed, rounds)
+    if held_out is not None:
+        browsed = set().union(*(o["browsed"] for o in outcomes))
+        summary["held_out_evidence"] = {"docs": len(held_out), "browsed_in_these_runs": len(held_out & browsed),
+                                        "share": round(len(held_out & browsed) / len(held_out), 4)
+                                        if held_out else None}
+    return summary
 
 
 def summarize(outcomes: list[dict[str, Any]], elapsed: float, rounds: int) -> dict[str, Any]:

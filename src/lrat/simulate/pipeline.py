@@ -95,7 +95,9 @@ def run_agents(world_dir: Path, split: str, retriever: str, out: Path, seed: int
 
         bar = tqdm(total=len(questions), desc=f"agents on {split}", unit="run")
     try:
-        summary = simulate(world, questions, engine, cfg, seed, out, bar.update if bar else None)
+        held_out = None if split in ("test", "all") else {d for q in world.questions if q.split == "test"
+                                                             for d in q.evidence}
+        summary = simulate(world, questions, engine, cfg, seed, out, bar.update if bar else None, held_out)
     finally:
         if bar is not None:
             bar.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Any
 
@@ -11,12 +10,6 @@ from lrat.simulate.world import Question
 
 def run_record(q: Question, run: dict[str, Any], retriever: str, seed: int, k: int, snippet_words: int) -> dict:
     counts = Counter(item["tool_name"] for item in run["result"] if item["type"] == "tool_call")
-    seen: set[str] = set()
-    for item in run["result"]:
-        if item["tool_name"] == "search":
-            seen.update(line[6:] for line in item["output"].split("\n") if line.startswith("DocID:"))
-        elif item["tool_name"] == "get_document":
-            seen.add(json.loads(item["arguments"])["docid"])
     return {
         "metadata": {"model": "lrat-simulated-agent", "retriever": retriever, "seed": seed, "k": k,
                      "snippet_max_tokens": round(snippet_words * 4 / 3), "searcher_type": "dense"},
@@ -24,7 +17,7 @@ def run_record(q: Question, run: dict[str, Any], retriever: str, seed: int, k: i
         "tool_call_counts": dict(sorted(counts.items())),
         "tool_call_counts_all": dict(sorted(counts.items())),
         "status": run["status"],
-        "retrieved_docids": sorted(seen, key=int),
+        "retrieved_docids": sorted(run["seen"], key=int),
         "result": run["result"],
         "query": q.text,
         "answer": q.answer,
