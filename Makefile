@@ -25,6 +25,8 @@ run: install
 	@echo "  simulated agent runs     data/runs/sim/                                  stats: metrics/agent.json"
 	@echo "  normalized trajectories  data/ingested/trajectories.jsonl (rejects.jsonl, summary.json)"
 	@echo "  behaviour analysis       reports/report.md and reports/*.png"
+	@echo "  training labels          data/labels/labels.jsonl                        stats: metrics/mining.json"
+	@echo "  label validation (GX)    reports/validation.md                           result: metrics/validation.json"
 	@echo "  all metrics              $(VENV)/bin/dvc metrics show"
 
 test: install
@@ -40,6 +42,8 @@ bench: install
 	$(PY) benches/bench_ingest.py
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/dvc repro trajectories
 	$(PY) benches/bench_simulate.py
+	$(PY) benches/bench_mine.py
+	$(PY) benches/bench_judge.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

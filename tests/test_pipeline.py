@@ -22,7 +22,8 @@ def test_dvc_repro_runs_the_pipeline_on_the_embedded_default(tmp_path: Path):
         if (REPO / name).is_file():
             (work / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, work / name)
-    for name in ("dvc.lock", "data/ingested", "data/world", "data/runs", "metrics", "reports"):
+    for name in ("dvc.lock", "data/ingested", "data/world", "data/runs", "data/labels", "data/judge", "metrics",
+                 "reports"):
         target = work / name
         if target.is_dir():
             shutil.rmtree(target)
@@ -44,5 +45,17 @@ def test_dvc_repro_runs_the_pipeline_on_the_embedded_default(tmp_path: Path):
     assert analysis["reasoning_length"]["evidence_ratio"] >= 1.3
     assert all((work / "reports" / name).stat().st_size > 1000 for name in ("browse_by_rank.png", "report.md"))
     assert (work / "dvc.lock").exists()
+    mining = json.loads((work / "metrics" / "mining.json").read_text())
+    assert mining["rows"] > 2000 and mining["evidence_retention"] >= 0.9 > mining["non_evidence_retention"]
+    assert json.loads((work / "metrics" / "validation.json").read_text())["success"] is True
+    assert (work / "data" / "judge" / "verdicts.sqlite").exists()  # the persistent judge cache
     again = subprocess.run([str(dvc), "repro"], cwd=work, env=env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "didn't change" in again.stdout + again.stderr
+
+    # naive labels (no judge: every browse a positive) are bad labels: the gate stops the pipeline and says why
+    params = (work / "params.yaml").read_text()
+    (work / "params.yaml").write_text(params.replace("  judge: heuristic", "  judge: none", 1))
+    bad = subprocess.run([str(dvc), "repro"], cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    assert bad.returncode != 0
+    assert "FAILED evidence_beats_non_evidence" in bad.stdout + bad.stderr
+    assert json.loads((work / "metrics" / "validation.json").read_text())["success"] is False

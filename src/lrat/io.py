@@ -43,3 +43,15 @@ _LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": 
 def dumps_line(value: Any) -> str:
     """One JSONL line: UTF-8 kept readable, but never a character that another reader takes for a line break."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).translate(_LINE_BREAKS) + "\n"
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
+    """``(line number, value)`` for every non-blank line; a line that is not JSON is a ValueError naming file:line."""
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                yield lineno, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{lineno}: not a JSON line ({exc.msg})") from None

@@ -125,7 +125,7 @@ def test_command_json_summary_and_exit_codes(tmp_path: Path):
 
 
 @pytest.mark.parametrize(("line", "reason"), [
-    ("{not json", "not valid JSON"),
+    ("{not json", "not a JSON line"),
     ("[1, 2]", "not a normalized trajectory record"),
     ('{"query_id": "1"}', "not a normalized trajectory record"),
     ('{"steps": [1]}', "not a normalized trajectory record"),

@@ -5,14 +5,13 @@ The trajectories file is streamed (one record per line), so a large ingest outpu
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from lrat.analyze.stats import compute_stats
-from lrat.io import write_json
+from lrat.io import read_jsonl, write_json
 
 _REGEX_TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -68,19 +67,12 @@ def load_qrels_evidence(path: Path) -> dict[str, set[str]]:
 
 def read_records(path: Path) -> Iterator[dict[str, Any]]:
     """Normalized records of a JSONL file, lazily; a broken line stops the analysis with its file and line."""
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-            steps = record.get("steps") if isinstance(record, dict) else None
-            if not isinstance(steps, list) or not all(isinstance(s, dict) for s in steps):
-                raise ValueError(f"{path}:{lineno}: not a normalized trajectory record (needs a 'steps' list of "
-                                 f"objects; run `lrat ingest` first)")
-            yield record
+    for lineno, record in read_jsonl(path):
+        steps = record.get("steps") if isinstance(record, dict) else None
+        if not isinstance(steps, list) or not all(isinstance(s, dict) for s in steps):
+            raise ValueError(f"{path}:{lineno}: not a normalized trajectory record (needs a 'steps' list of "
+                             f"objects; run `lrat ingest` first)")
+        yield record
 
 
 def analyze(

@@ -1,0 +1,96 @@
+"""The ``lrat mine`` command, registered by cli.py; mining itself is `lrat.mining.run.mine`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+
+def _params(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    import yaml
+
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+def mine_command(
+    trajectories: Annotated[Path, typer.Option("--trajectories", help="Normalized trajectories.jsonl from "
+                                               "`lrat ingest`.", exists=True, dir_okay=False, show_default=False)],
+    corpus: Annotated[Path, typer.Option("--corpus", help="corpus.jsonl {docid, text}: positives and negatives must "
+                                         "exist in it; their texts go into the rows.", exists=True, dir_okay=False,
+                                         show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="Labels JSONL to write (rejected input lines go to "
+                                      "<out>.rejects.jsonl beside it).", show_default=False)],
+    preset: Annotated[str | None, typer.Option(help="official = the authors' builder exactly; lrat = attributed "
+                                               "pairing, judge-error policy, per-group weights, provenance "
+                                               "(README table). [default: params mine.preset, else lrat]")] = None,
+    pairing: Annotated[str | None, typer.Option(help="latest | attributed: which search a browsed doc is a "
+                                                "positive for. [default: the preset's]")] = None,
+    negatives: Annotated[str | None, typer.Option(help="episode (official order) | same_search. "
+                                                  "[default: the preset's]")] = None,
+    judge: Annotated[str | None, typer.Option(help="none (every browse relevant) | heuristic (offline rule on "
+                                              "the post-browse reasoning) | openai (any chat-completions "
+                                              "endpoint). [default: params mine.judge]")] = None,
+    judge_url: Annotated[str | None, typer.Option(help="OpenAI-compatible base URL, e.g. http://host:8000/v1 "
+                                                  "(key from $OPENAI_API_KEY or mine.api_key_env).")] = None,
+    judge_model: Annotated[str | None, typer.Option(help="Model name sent to the judge endpoint.")] = None,
+    judge_cache: Annotated[Path | None, typer.Option(help="SQLite verdict cache keyed by (prompt version, model, "
+                                                     "text): re-runs cost no judge calls.")] = None,
+    tokenizer: Annotated[str | None, typer.Option(help="'base' (packaged MiniLM) or a local tokenizer folder for "
+                                                  "reasoning lengths in tokens.")] = None,
+    format: Annotated[str | None, typer.Option("--format", help="lrat (traceable rows) | flagembedding (exactly the "
+                                               "released LRAT-Train keys).")] = None,
+    metrics: Annotated[Path | None, typer.Option(help="Where to write the mining statistics JSON.")] = (
+        Path("metrics/mining.json")
+    ),
+    params: Annotated[Path, typer.Option(help="params.yaml whose `mine:` section gives the defaults.")] = (
+        Path("params.yaml")
+    ),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or reject messages.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON on stdout.")] = False,
+) -> None:
+    """Turn trajectories into judged, weighted training rows (method §3–§5): browsed documents become positives
+    of their search, unbrowsed results negatives; the judge reads each post-browse reasoning and marks
+    false positives (`satisfied: false`); reasoning length becomes a weight with mean 1 per group.
+
+    Exit 0 on success, 2 on usage errors (bad flags, unreadable corpus), 3 when the judge fails under
+    on_error: fail.
+    """
+    from lrat.judge import JudgeError
+    from lrat.mining.options import resolve_options
+    from lrat.mining.run import mine
+
+    overrides = {"preset": preset, "pairing": pairing, "negatives": negatives, "judge": judge,
+                 "judge_url": judge_url, "judge_model": judge_model,
+                 "judge_cache": None if judge_cache is None else str(judge_cache), "tokenizer": tokenizer,
+                 "format": format}
+
+    def log(message: str) -> None:
+        if not quiet:
+            typer.echo(message, err=True)
+
+    try:
+        opts = resolve_options(preset, _params(params).get("mine") or {}, overrides)
+        summary = mine(trajectories, corpus, out, opts, metrics, progress=not quiet, log=log)
+    except JudgeError as exc:
+        typer.echo(f"Error: the judge failed and mine.on_error is 'fail': {exc}", err=True)
+        raise typer.Exit(3) from None
+    except (ValueError, FileNotFoundError) as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if json_out:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    judge_stats = summary["judge"]
+    typer.echo(
+        f"{summary['rows']} rows from {summary['trajectories']['used']} trajectories "
+        f"({summary['trajectories']['rejected']} rejected lines) -> {out}; satisfied {summary['satisfied_ratio']}, "
+        f"evidence retention {summary['evidence_retention']} vs non-evidence {summary['non_evidence_retention']}; "
+        f"judge {judge_stats['backend']}: {judge_stats.get('verdicts', 0)} verdicts, {judge_stats.get('calls', 0)} "
+        f"calls, {judge_stats.get('cache_hits', 0)} cache hits, {judge_stats.get('errors', 0)} errors",
+        err=True,
+    )

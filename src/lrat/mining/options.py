@@ -1,0 +1,76 @@
+"""Mining settings: the two presets, and how params.yaml and flags combine with them.
+
+`official` is the authors' builder as it is; `lrat` changes only what the method doc calls weak (README table).
+A setting left empty (None) in params.yaml or on the command line takes the preset's value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from lrat.judge.prompts import OFFICIAL_SAMPLING
+
+PRESETS = ("official", "lrat")
+PAIRINGS = ("latest", "attributed")
+NEGATIVES = ("episode", "same_search")
+JUDGES = ("none", "heuristic", "openai")
+FORMATS = ("lrat", "flagembedding")
+
+
+@dataclass(frozen=True)
+class MineOptions:
+    preset: str = "lrat"
+    pairing: str = "attributed"
+    negatives: str = "episode"
+    judge: str = "heuristic"
+    on_error: str = "drop"  # relevant | not_relevant | drop | fail
+    group_by: str | None = "source.retriever"  # None: one normalisation over the whole build
+    statuses: tuple[str, ...] | None = ("completed",)  # None: every trajectory
+    skip_repeats: bool = True
+    empty_reasoning_is_zero: bool = False
+    require_negative: bool = True  # a kept row with no negative cannot train a contrastive loss
+    format: str = "lrat"
+    tokenizer: str = "base"
+    judge_url: str | None = None
+    judge_model: str | None = None
+    judge_cache: str | None = None
+    judge_settings: dict[str, Any] = field(default_factory=dict)  # prompt version, concurrency, timeout, ...
+
+
+OFFICIAL = MineOptions(
+    preset="official", pairing="latest", negatives="episode", judge="heuristic", on_error="not_relevant",
+    group_by=None, statuses=None, skip_repeats=False, empty_reasoning_is_zero=True, require_negative=False,
+)
+LRAT = MineOptions()
+
+
+def resolve_options(preset: str | None, params: dict[str, Any], overrides: dict[str, Any]) -> MineOptions:
+    """Preset ← params.yaml `mine:` ← flags; unknown keys and bad choices are errors, never ignored."""
+    section = dict(params or {})
+    name = preset or overrides.get("preset") or section.get("preset") or "lrat"
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    base = OFFICIAL if name == "official" else LRAT
+    known = {f.name for f in fields(MineOptions)}
+    judge_keys = {"prompt_version", "prompts", "concurrency", "timeout", "retries", "backoff", "sampling",
+                  "api_key_env"}
+    unknown = sorted(set(section) - known - judge_keys - {"preset"})
+    if unknown:
+        raise ValueError(f"unknown mine settings in params.yaml: {', '.join(unknown)}")
+    values: dict[str, Any] = {"preset": name}
+    for source in (section, overrides):
+        for key, value in source.items():
+            if key in known and key != "preset" and value is not None:
+                values[key] = tuple(value) if isinstance(value, list) else value
+    values["judge_settings"] = {k: v for k, v in section.items() if k in judge_keys and v is not None}
+    if name == "official":  # the authors' request settings (vLLM); set mine.sampling to send others
+        values["judge_settings"].setdefault("sampling", dict(OFFICIAL_SAMPLING))
+    opts = replace(base, **values)
+    for key, choices in (("pairing", PAIRINGS), ("negatives", NEGATIVES), ("judge", JUDGES), ("format", FORMATS),
+                         ("on_error", ("relevant", "not_relevant", "drop", "fail"))):
+        if getattr(opts, key) not in choices:
+            raise ValueError(f"unknown {key} {getattr(opts, key)!r}; choose one of {', '.join(choices)}")
+    if opts.judge == "openai" and not opts.judge_url:
+        raise ValueError("--judge openai needs --judge-url (or mine.judge_url in params.yaml)")
+    return opts

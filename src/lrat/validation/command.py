@@ -1,0 +1,86 @@
+"""The ``lrat validate`` command, left undecorated so the main app registers it with
+``app.command("validate")(validate_command)``; Great Expectations and pandas load only when it runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+
+def _usage_error(message: str) -> typer.Exit:
+    typer.echo(f"Error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _read_params(path: Path) -> dict[str, Any]:
+    """params.yaml as a dict; a missing file means defaults, an unreadable one is a usage error."""
+    if not path.exists():
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise _usage_error(f"cannot read {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise _usage_error(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def validate_command(
+    labels: Annotated[Path, typer.Option("--labels", help="Mined labels JSONL (from `lrat mine`).", exists=True,
+                                         dir_okay=False, show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="Result JSON (a DVC metric).")] = Path("metrics/validation.json"),
+    report: Annotated[Path, typer.Option("--report", help="Markdown table of the checks.")] = (
+        Path("reports/validation.md")
+    ),
+    qrels_evidence: Annotated[Path | None, typer.Option("--qrels-evidence", help="TREC qrels of evidence docs for "
+                                                        "the retention checks; default: data.qrels_evidence in "
+                                                        "--params. Without qrels those checks are skipped.",
+                                                        exists=True, dir_okay=False, show_default=False)] = None,
+    params: Annotated[Path, typer.Option("--params", help="params.yaml: bounds from its `validate:` section over "
+                                         "the defaults; missing file = defaults.")] = Path("params.yaml"),
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result JSON on stdout.")] = False,
+) -> None:
+    """Check the mined labels against the versioned `lrat_labels` expectation suite (Great Expectations):
+    non-empty texts, pos not among its negatives, unique positives per search, negatives for kept rows, weight
+    range and per-group mean, satisfied ratio, reasoning-length quantiles, row count, and (with evidence qrels)
+    retention of evidence positives.
+
+    Exit 0 when every check passes (skipped ones do not count), 1 when any fails (one stderr line each),
+    2 on usage errors (missing or unreadable files, a bad labels line, bad bounds).
+    """
+    data = _read_params(params)
+    section = data.get("validate") or {}
+    if not isinstance(section, dict):
+        raise _usage_error(f"{params}: `validate:` must be a mapping")
+    if qrels_evidence is None:
+        default = (data.get("data") or {}).get("qrels_evidence")
+        if default:
+            qrels_evidence = Path(default)
+            if not qrels_evidence.is_file():
+                raise _usage_error(f"{params} data.qrels_evidence: {qrels_evidence} not found (pass --qrels-evidence)")
+
+    from lrat.validation.gate import validate
+    from lrat.validation.report import failure_lines
+
+    try:
+        result = validate(labels, bounds=section, qrels_evidence=qrels_evidence, out=out, report=report)
+    except (ValueError, OSError) as exc:
+        raise _usage_error(str(exc)) from None
+    if json_out:
+        typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    for line in failure_lines(result):
+        typer.echo(line, err=True)
+    checks = result["expectations"]
+    passed = sum(e["status"] == "passed" for e in checks)
+    skipped = sum(e["status"] == "skipped" for e in checks)
+    verdict = "passed" if result["success"] else "FAILED"
+    typer.echo(f"validation {verdict}: {passed}/{len(checks) - skipped} checks passed"
+               + (f" ({skipped} skipped)" if skipped else "") + f" on {result['rows']} rows -> {out}, {report}",
+               err=True)
+    if not result["success"]:
+        raise typer.Exit(1)
