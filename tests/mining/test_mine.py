@@ -165,3 +165,18 @@ def test_the_repository_params_resolve_for_both_presets():
     assert (official.pairing, official.on_error, official.group_by, official.statuses) == ("latest", "not_relevant",
                                                                                            None, None)
     assert official.judge_settings["sampling"]["temperature"] == 0.8
+
+
+@pytest.mark.slow
+def test_statistics_go_to_the_active_mlflow_run(sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import mlflow
+
+    trajectories, corpus = sim
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    with mlflow.start_run() as run:
+        summary = mine(trajectories, corpus, tmp_path / "l.jsonl", resolve_options("lrat", {}, {}), progress=False)
+    logged = mlflow.get_run(run.info.run_id).data.metrics
+    assert logged["mining.rows"] == summary["rows"]
+    assert logged["mining.evidence_retention"] == pytest.approx(summary["evidence_retention"])
+    group = next(iter(summary["groups"]))
+    assert logged[f"mining.{group}.h_raw"] == pytest.approx(summary["groups"][group]["h_raw"])
