@@ -27,6 +27,10 @@ run: install
 	@echo "  behaviour analysis       reports/report.md and reports/*.png"
 	@echo "  training labels          data/labels/labels.jsonl                        stats: metrics/mining.json"
 	@echo "  label validation (GX)    reports/validation.md                           result: metrics/validation.json"
+	@echo "  trained retriever        models/lrat/                                    run: metrics/train.json"
+	@echo "  held-out evaluation      metrics/eval.json, metrics/agent_eval.json"
+	@echo "  ablation                 metrics/ablation.json, reports/ablation.png"
+	@echo "  MLflow runs              $(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db"
 	@echo "  all metrics              $(VENV)/bin/dvc metrics show"
 
 test: install
@@ -44,6 +48,8 @@ bench: install
 	$(PY) benches/bench_simulate.py
 	$(PY) benches/bench_mine.py
 	$(PY) benches/bench_judge.py
+	$(PY) benches/bench_encode.py --n 1000 --repeats 3
+	$(PY) benches/bench_loss.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

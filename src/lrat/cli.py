@@ -116,14 +116,19 @@ def ingest(
 
 
 from lrat.analyze.command import analyze_command  # noqa: E402  (light: heavy imports live inside)
+from lrat.evaluation.command import evaluate_command  # noqa: E402
 from lrat.mining.command import mine_command  # noqa: E402
 from lrat.simulate.command import simulate_app  # noqa: E402
+from lrat.training.command import ablation_command, train_command  # noqa: E402
 from lrat.validation.command import validate_command  # noqa: E402
 
 app.add_typer(simulate_app, name="simulate")
 app.command("analyze")(analyze_command)
 app.command("mine")(mine_command)
 app.command("validate")(validate_command)
+app.command("train")(train_command)
+app.command("evaluate")(evaluate_command)
+app.command("ablation")(ablation_command)
 
 
 def main() -> None:

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
+from lrat.cli_errors import usage_errors
+
 simulate_app = typer.Typer(
     no_args_is_help=True, rich_markup_mode=None,
     help="Generate the embedded default: a research world and a simulated search agent that writes real run files.",
@@ -90,13 +92,10 @@ def agent_command(
     from lrat.simulate.pipeline import agent_config, run_agents
 
     values = _params(params)
-    try:
+    with usage_errors():
         cfg = agent_config(values.get("agent") or {})
         summary = run_agents(world, split, retriever, out, seed if seed is not None else int(values.get("seed", 13)),
                              cfg, metrics, _cache(values), limit, progress=not quiet)
-    except (ValueError, FileNotFoundError) as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(2) from None
     if json_out:
         typer.echo(json.dumps(summary, indent=2))
     else:

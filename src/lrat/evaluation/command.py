@@ -1,0 +1,130 @@
+"""The ``lrat evaluate`` command, left undecorated so cli.py registers it with
+``app.command("evaluate")(evaluate_command)``; torch, FAISS and ranx load only when it runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from lrat.cli_errors import usage_errors
+
+
+def _params(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    import yaml
+
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+def _summary(offline: dict[str, Any], agents: dict[str, Any] | None, out: Path, agent_out: Path | None) -> str:
+    lines = [f"{offline['n_queries']} {offline['split']} questions -> {out}"]
+    sig = offline["significance"]
+    for name, values in offline["models"].items():
+        marks = sig.get(name, {})
+        cells = [f"{m} {v:.4f}{'*' if marks.get(m, {}).get('significant') else ''}" for m, v in values.items()]
+        lines.append(f"  {name}: " + ", ".join(cells))
+    if len(offline["models"]) > 1:
+        lines.append(f"  (* p <= {sig['alpha']} vs {sig['baseline']}, {sig['test']})")
+    if agents is not None:
+        lines.append(f"agent on {agents['n_questions']} questions (seed {agents['seed']}) -> {agent_out}")
+        for name, values in agents["models"].items():
+            lines.append(f"  {name}: success {values['success']}, evidence recall {values['evidence_recall']}, "
+                         f"{values['avg_search_calls']} searches and {values['avg_browse_calls']} browses per "
+                         "question")
+    return "\n".join(lines)
+
+
+def log_to_training_runs(models: dict[str, str], offline: dict[str, Any], agents: dict[str, Any] | None) -> None:
+    """A model folder written by `lrat train` names its MLflow run: its held-out scores join that run."""
+    for name, spec in models.items():
+        summary = Path(spec) / "lrat_train.json"
+        if not summary.is_file():
+            continue
+        run_id = json.loads(summary.read_text(encoding="utf-8")).get("run_id")
+        if not run_id:
+            continue
+        import mlflow
+
+        from lrat.tracking import tracking_uri
+
+        mlflow.set_tracking_uri(tracking_uri())
+        values = {f"eval.{k.replace('@', '_at_')}": float(v) for k, v in offline["models"][name].items()}
+        if agents is not None:
+            values.update({f"agent_eval.{k}": float(v) for k, v in agents["models"][name].items()})
+        with mlflow.start_run(run_id=run_id):
+            mlflow.log_metrics(values)
+
+
+def evaluate_command(
+    model: Annotated[list[str] | None, typer.Option(
+        "--model", help="NAME=SPEC, repeatable; SPEC is 'base' (the packaged MiniLM), a sentence-transformers "
+        "folder or an MLflow model URI (models:/name@alias). Every other model is tested against the one named "
+        "'base' (else the first). [default: base=base]", show_default=False)] = None,
+    world: Annotated[Path, typer.Option(help="Benchmark folder: corpus.jsonl, queries.tsv, qrel_evidence.txt, "
+                                        "splits.json (+ simulation.json for the agent).")] = Path("data/world"),
+    split: Annotated[str, typer.Option(help="Questions to evaluate: a key of splits.json.")] = "test",
+    out: Annotated[Path, typer.Option("--out", help="Offline IR metrics JSON.")] = Path("metrics/eval.json"),
+    agent_out: Annotated[Path, typer.Option("--agent-out", help="Agent-level metrics JSON.")] = (
+        Path("metrics/agent_eval.json")
+    ),
+    no_agent: Annotated[bool, typer.Option("--no-agent", help="Skip the agent-level evaluation (e.g. a real "
+                                           "benchmark without the simulator's world state).")] = False,
+    agent_runs: Annotated[Path | None, typer.Option(help="Keep the agent's run files here (<dir>/<model>/run_*.json); "
+                                                    "default: a temporary folder.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Agent seed, the same for every model (default: `seed` in "
+                                             "params.yaml).")] = None,
+    params: Annotated[Path, typer.Option(help="params.yaml with the `retrieval:` (cache_dir, prefixes) and "
+                                         "`agent:` sections.")] = Path("params.yaml"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print both results as JSON on stdout.")] = False,
+) -> None:
+    """Evaluate retrievers on held-out questions: recall@10/100, nDCG@10 and MRR@10 of the gold evidence (exact
+    search over the whole corpus, ranx, paired t-test vs base), and the simulated agent's success, evidence recall
+    and search/browse calls with each retriever (same seed for all).
+
+    Exit 0 on success, 2 on usage errors (unknown model folder, split or missing world files).
+    """
+    from lrat.evaluation.offline import check_world, parse_models, read_split
+
+    values = _params(params)
+    retrieval = values.get("retrieval") or {}
+    cache_value = retrieval.get("cache_dir", ".cache/embeddings")
+    cache_dir = Path(cache_value) if cache_value else None
+    prefixes = {"query_prefix": str(retrieval.get("query_prefix") or ""),
+                "doc_prefix": str(retrieval.get("doc_prefix") or "")}
+    agent_seed = seed if seed is not None else int(values.get("seed", 13))
+    with usage_errors():
+        models = parse_models(model or ["base=base"])
+        check_world(world)
+        read_split(world, split)
+        cfg = None
+        if not no_agent:
+            from lrat.simulate.pipeline import agent_config
+            from lrat.simulate.store import STATE
+
+            if not (world / STATE).is_file():
+                raise FileNotFoundError(f"{world / STATE} not found: the agent-level evaluation needs a world from "
+                                        "`lrat simulate world`; use --no-agent for a real benchmark")
+            cfg = agent_config(values.get("agent") or {})
+
+    from lrat.evaluation.agent import evaluate_agents
+    from lrat.evaluation.offline import evaluate_offline
+    from lrat.io import write_json
+
+    with usage_errors():
+        offline = evaluate_offline(models, world, split, cache_dir, progress=not quiet, **prefixes)
+        write_json(out, offline)
+        agents = None
+        if cfg is not None:
+            agents = evaluate_agents(models, world, split, agent_seed, cfg, cache_dir, agent_runs,
+                                     progress=not quiet, **prefixes)
+            write_json(agent_out, agents)
+    log_to_training_runs(models, offline, agents)
+    if json_out:
+        typer.echo(json.dumps({"eval": offline, "agent_eval": agents}, indent=2))
+    else:
+        typer.echo(_summary(offline, agents, out, None if agents is None else agent_out), err=True)

@@ -1,0 +1,73 @@
+"""MLflow wiring shared by training, evaluation and the registry: where the store is, and what a run records about
+the data it came from (so any number can be traced to the labels, the pipeline state and the code)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DB = "mlflow.db"
+ARTIFACTS = "mlartifacts"
+
+
+def tracking_uri(root: Path | None = None) -> str:
+    """``$MLFLOW_TRACKING_URI`` (e.g. a remote server) or a SQLite store at the repository root."""
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    return f"sqlite:///{(root or Path.cwd()).resolve() / DEFAULT_DB}"
+
+
+def use_experiment(name: str, root: Path | None = None) -> str:
+    """Point MLflow at the store and the experiment, creating it with its artifacts beside the local store."""
+    import mlflow
+
+    uri = tracking_uri(root)
+    mlflow.set_tracking_uri(uri)
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is None:
+        location = None
+        if uri.startswith("sqlite:"):
+            location = ((root or Path.cwd()).resolve() / ARTIFACTS).as_uri()
+        experiment_id = mlflow.create_experiment(name, artifact_location=location)
+    else:
+        experiment_id = experiment.experiment_id
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+def git_commit(root: Path | None = None) -> str | None:
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root or Path.cwd(), capture_output=True, text=True,
+                              timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def dvc_lock_hashes(root: Path | None = None) -> dict[str, str]:
+    """``stage:path → md5`` of every stage output in dvc.lock: the pipeline state the run trained on."""
+    lock = (root or Path.cwd()) / "dvc.lock"
+    if not lock.exists():
+        return {}
+    import yaml
+
+    data = yaml.safe_load(lock.read_text(encoding="utf-8")) or {}
+    out: dict[str, str] = {}
+    for stage, body in (data.get("stages") or {}).items():
+        for item in body.get("outs") or []:
+            if isinstance(item, dict) and item.get("md5"):
+                out[f"{stage}:{item['path']}"] = item["md5"]
+    return out
+
+
+def flat(prefix: str, value: Any) -> dict[str, Any]:
+    """Nested dict → ``a.b.c`` keys (MLflow params and metrics are flat)."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, inner in value.items():
+            out.update(flat(f"{prefix}.{key}" if prefix else str(key), inner))
+        return out
+    return {prefix: value}

@@ -1,0 +1,99 @@
+"""The paper's ablation (method §7): base → naive (every browse a positive, no weights) → filter (judged-relevant
+rows only, no weights) → lrat (filter + reasoning weights), trained the same way and scored on the same held-out
+questions, each an MLflow run in one experiment so they sit side by side in the UI."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from lrat.io import atomic_open, write_json
+from lrat.training.train import TrainConfig, train
+
+METRICS = ("recall@10", "recall@100", "ndcg@10", "mrr@10")
+
+
+def variants(cfg: TrainConfig) -> dict[str, TrainConfig]:
+    """naive and filter share every setting of the lrat run except what the ablation switches off."""
+    plain = dataclasses.replace(cfg, loss="mnrl", experiment=f"{cfg.experiment}-ablation")
+    return {
+        "naive": dataclasses.replace(plain, data=dataclasses.replace(cfg.data, rows="all", weights=False)),
+        "filter": dataclasses.replace(plain, data=dataclasses.replace(cfg.data, rows="satisfied", weights=False)),
+    }
+
+
+def naive_labels(trajectories: Path, corpus: Path, out: Path, mine_params: dict[str, Any]) -> dict[str, Any]:
+    """The naive ablation's labels: the same mining with a judge that keeps every browse."""
+    from lrat.mining.options import resolve_options
+    from lrat.mining.run import mine
+
+    params = {k: v for k, v in mine_params.items() if k not in ("judge_cache",)}
+    return mine(trajectories, corpus, out, resolve_options(None, params, {"judge": "none"}), progress=False)
+
+
+def run_ablation(trajectories: Path, corpus: Path, labels: Path, lrat_model: Path, world: Path, models_dir: Path,
+                 cfg: TrainConfig, mine_params: dict[str, Any], retrieval: dict[str, Any], out: Path,
+                 plot: Path | None = None, progress: bool = True) -> dict[str, Any]:
+    import mlflow
+
+    from lrat.evaluation.offline import evaluate_offline
+    from lrat.tracking import use_experiment
+
+    models_dir.mkdir(parents=True, exist_ok=True)
+    naive_rows = models_dir / "naive_labels.jsonl"
+    naive_labels(trajectories, corpus, naive_rows, mine_params)
+    runs: dict[str, str | None] = {"base": None, "lrat": None}
+    specs = {"base": cfg.base_model}
+    for name, variant in variants(cfg).items():
+        summary = train(naive_rows if name == "naive" else labels, models_dir / name, variant, name=name,
+                        tags={"ablation": name}, progress=progress)
+        runs[name], specs[name] = summary["run_id"], str(models_dir / name)
+    specs["lrat"] = str(lrat_model)
+    result = evaluate_offline(specs, world, "test", Path(retrieval.get("cache_dir") or ".cache/embeddings"),
+                              retrieval.get("query_prefix", ""), retrieval.get("doc_prefix", ""), progress)
+    use_experiment(f"{cfg.experiment}-ablation")
+    trained = json.loads((lrat_model / "lrat_train.json").read_text()) if (lrat_model / "lrat_train.json").exists() \
+        else {}
+    for name in ("base", "naive", "filter", "lrat"):
+        scores = {k.replace("@", "_at_"): float(v) for k, v in result["models"][name].items()}
+        if runs.get(name):
+            with mlflow.start_run(run_id=runs[name]):
+                mlflow.log_metrics(scores)
+        else:
+            tags = {"ablation": name, **({"trained_in_run": trained["run_id"]} if name == "lrat" and trained
+                                         else {})}
+            with mlflow.start_run(run_name=name, tags=tags):
+                mlflow.log_param("model", specs[name])
+                mlflow.log_metrics(scores)
+    report = {"split": result.get("split", "test"), "n_queries": result.get("n_queries"),
+              "models": {name: result["models"][name] for name in ("base", "naive", "filter", "lrat")},
+              "significance": result.get("significance", {})}
+    write_json(out, report)
+    if plot is not None:
+        draw(report, plot)
+    return report
+
+
+def draw(report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(report["models"])
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width = 0.8 / len(METRICS)
+    for j, metric in enumerate(METRICS):
+        values = [report["models"][n][metric] for n in names]
+        bars = ax.bar([i + j * width for i in range(len(names))], values, width, label=metric)
+        ax.bar_label(bars, fmt="%.2f", fontsize=7)
+    ax.set_xticks([i + width * (len(METRICS) - 1) / 2 for i in range(len(names))], names)
+    ax.set_ylim(0, 1)
+    ax.set_title(f"Ablation on {report.get('n_queries')} held-out questions (method §7)")
+    ax.legend(ncols=4, fontsize=8, loc="upper left")
+    fig.tight_layout()
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=110)
+    plt.close(fig)

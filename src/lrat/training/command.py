@@ -1,0 +1,99 @@
+"""The ``lrat train`` command, registered by cli.py; training itself is `lrat.training.train.train`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from lrat.cli_errors import usage_errors
+
+
+def load_params(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    import yaml
+
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+def train_command(
+    labels: Annotated[Path, typer.Option("--labels", help="Validated labels from `lrat mine` (--format lrat).",
+                                         exists=True, dir_okay=False, show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the trained sentence-transformers model.")] = (
+        Path("models/lrat")
+    ),
+    name: Annotated[str, typer.Option(help="MLflow run name (and checkpoint key).")] = "lrat",
+    metrics: Annotated[Path | None, typer.Option(help="Where to write the run summary JSON.")] = (
+        Path("metrics/train.json")
+    ),
+    mining_metrics: Annotated[Path | None, typer.Option(help="metrics/mining.json of these labels, logged with "
+                                                        "the run.")] = Path("metrics/mining.json"),
+    params: Annotated[Path, typer.Option(help="params.yaml with the `train:` section.")] = Path("params.yaml"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON on stdout.")] = False,
+) -> None:
+    """Fine-tune the retriever on agent-mined labels with the weighted InfoNCE loss (method §6), as an MLflow run.
+
+    Settings: `train:` in params.yaml (base model, epochs, lr, batch size, max length, negatives per row, loss,
+    rows, weights). The store is $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db at the repository root. An
+    interrupted run resumes from its last checkpoint. Exit 0 on success, 2 on usage errors.
+    """
+    from lrat.training.train import train, train_config
+
+    values = load_params(params)
+    with usage_errors():
+        cfg = train_config(values.get("train") or {}, values.get("retrieval") or {})
+        summary = train(labels, out, cfg, name=name, mining_metrics=mining_metrics, metrics_out=metrics,
+                        progress=not quiet)
+    if json_out:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        typer.echo(f"trained {summary['steps']} steps on {summary['rows']['rows']} rows in {summary['seconds']} s "
+                   f"(loss {summary['train_loss']}) -> {out}; MLflow run {summary['run_id']}", err=True)
+
+
+def ablation_command(
+    trajectories: Annotated[Path, typer.Option(help="Normalized trajectories (for the naive ablation's labels).",
+                                               exists=True, dir_okay=False)] = (
+        Path("data/ingested/trajectories.jsonl")
+    ),
+    corpus: Annotated[Path, typer.Option(help="corpus.jsonl.", exists=True, dir_okay=False)] = (
+        Path("data/world/corpus.jsonl")
+    ),
+    labels: Annotated[Path, typer.Option(help="The validated labels the lrat model was trained on.", exists=True,
+                                         dir_okay=False)] = Path("data/labels/labels.jsonl"),
+    lrat_model: Annotated[Path, typer.Option(help="The model `lrat train` wrote.", exists=True, file_okay=False)] = (
+        Path("models/lrat")
+    ),
+    world: Annotated[Path, typer.Option(help="World folder with queries.tsv, qrel_evidence.txt and splits.json.",
+                                        exists=True, file_okay=False)] = Path("data/world"),
+    models_dir: Annotated[Path, typer.Option(help="Where the naive and filter models go.")] = Path("models/ablation"),
+    out: Annotated[Path, typer.Option(help="Ablation metrics JSON.")] = Path("metrics/ablation.json"),
+    plot: Annotated[Path | None, typer.Option(help="PNG of the four models side by side.")] = (
+        Path("reports/ablation.png")
+    ),
+    params: Annotated[Path, typer.Option(help="params.yaml (`train:`, `mine:`, `retrieval:`).")] = Path("params.yaml"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON on stdout.")] = False,
+) -> None:
+    """The paper's ablation: base, naive (every browse a positive, no weights), filter (judged-relevant rows, no
+    weights) and lrat (filter + reasoning weights), on the held-out test questions; one MLflow run each in the
+    `<experiment>-ablation` experiment. Exit 0 on success, 2 on usage errors.
+    """
+    from lrat.training.ablation import run_ablation
+    from lrat.training.train import train_config
+
+    values = load_params(params)
+    with usage_errors():
+        cfg = train_config(values.get("train") or {}, values.get("retrieval") or {})
+        report = run_ablation(trajectories, corpus, labels, lrat_model, world, models_dir, cfg,
+                              values.get("mine") or {}, values.get("retrieval") or {}, out, plot,
+                              progress=not quiet)
+    if json_out:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    line = ", ".join(f"{name} {m['recall@10']:.3f}" for name, m in report["models"].items())
+    typer.echo(f"recall@10 on {report['n_queries']} test questions: {line} -> {out}", err=True)

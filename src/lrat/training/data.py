@@ -1,0 +1,73 @@
+"""Labels (`lrat mine` rows) → the rectangular dataset sentence-transformers trains on.
+
+Columns are ``anchor, positive, negative_1..n`` and the weight goes in ``label`` (the one column the collator hands
+to the loss, conventions §4.2). IDs, the judge verdict and the group stay out of the dataset; they live in the
+labels file, which is the versioned artifact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lrat.io import read_jsonl
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    rows: str = "satisfied"  # satisfied (judge-kept positives) | all (every browse, as the naive ablation)
+    weights: bool = True  # False: every row weight 1 (plain InfoNCE)
+    n_negatives: int = 1
+    max_rows: int | None = None  # a deterministic sample of the rows, for a time budget
+    seed: int = 13
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def training_rows(labels: Path, cfg: DataConfig) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The rows to train on, and counts of what was left out and why (logged with the run)."""
+    if cfg.rows not in ("satisfied", "all"):
+        raise ValueError(f"train.rows must be 'satisfied' or 'all', not {cfg.rows!r}")
+    if cfg.n_negatives < 0:
+        raise ValueError("train.n_negatives must be >= 0")
+    out: list[dict[str, Any]] = []
+    counts = {"labels": 0, "not_satisfied": 0, "too_few_negatives": 0}
+    for lineno, row in read_jsonl(labels):
+        if not isinstance(row, dict) or not {"query", "pos", "negs", "satisfied"} <= set(row):
+            raise ValueError(f"{labels}:{lineno}: not an `lrat mine` row (--format lrat)")
+        counts["labels"] += 1
+        if cfg.rows == "satisfied" and not row["satisfied"]:
+            counts["not_satisfied"] += 1
+            continue
+        if len(row["negs"]) < cfg.n_negatives:
+            counts["too_few_negatives"] += 1
+            continue
+        record = {"anchor": row["query"], "positive": row["pos"]}
+        for i, text in enumerate(row["negs"][: cfg.n_negatives], start=1):  # hardest first, as mined
+            record[f"negative_{i}"] = text
+        record["label"] = float(row.get("weight", 1.0)) if cfg.weights else 1.0
+        out.append(record)
+    if cfg.max_rows is not None and len(out) > cfg.max_rows:
+        keep = sorted(random.Random(cfg.seed).sample(range(len(out)), cfg.max_rows))
+        counts["sampled_out"] = len(out) - cfg.max_rows
+        out = [out[i] for i in keep]
+    counts["rows"] = len(out)
+    if not out:
+        raise ValueError(f"{labels}: no rows to train on ({counts})")
+    return out, counts
+
+
+def to_dataset(rows: list[dict[str, Any]]) -> Any:
+    from datasets import Dataset
+
+    columns = list(rows[0])
+    return Dataset.from_dict({c: [r[c] for r in rows] for c in columns}).select_columns(columns)

@@ -1,0 +1,175 @@
+"""``lrat train``: fine-tune a bi-encoder on mined labels with the weighted InfoNCE loss, as one MLflow run.
+
+The run records what a reader needs to reproduce or question a number: every setting, the labels' hash, the
+pipeline state (dvc.lock output hashes), the git commit, the mining statistics (B, H_raw, counts), the loss per
+step, and the model itself (logged with explicit CPU requirements, so loading it elsewhere never pulls CUDA).
+Interrupted runs resume from the last checkpoint of the same labels and settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lrat.io import write_json
+from lrat.training.data import DataConfig, file_sha256, to_dataset, training_rows
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    base_model: str = "base"  # base (packaged MiniLM) | a sentence-transformers folder | models:/name@alias
+    epochs: float = 1.0
+    lr: float = 5e-5
+    batch_size: int = 32
+    max_seq_length: int = 128
+    loss: str = "weighted"  # weighted (LRAT) | mnrl (plain InfoNCE)
+    scale: float = 50.0  # 1/τ, τ = 0.02 as in the paper
+    warmup_ratio: float = 0.1
+    save_steps: int = 25
+    resume: bool = True
+    experiment: str = "lrat"
+    query_prefix: str = ""
+    doc_prefix: str = ""
+    data: DataConfig = field(default_factory=DataConfig)
+
+
+def train_config(section: dict[str, Any], retrieval: dict[str, Any] | None = None) -> TrainConfig:
+    """params.yaml `train:` (+ prefixes from `retrieval:`) → TrainConfig; unknown keys are errors."""
+    data_keys = {f.name for f in dataclasses.fields(DataConfig)}
+    own = {f.name for f in dataclasses.fields(TrainConfig)} - {"data"}
+    unknown = sorted(set(section) - data_keys - own)
+    if unknown:
+        raise ValueError(f"unknown train settings in params.yaml: {', '.join(unknown)}")
+    values = {k: v for k, v in section.items() if k in own and v is not None}
+    for key in ("query_prefix", "doc_prefix"):
+        if key not in values and retrieval and retrieval.get(key):
+            values[key] = retrieval[key]
+    data = DataConfig(**{k: v for k, v in section.items() if k in data_keys and k != "seed"},
+                      seed=int(section.get("seed", DataConfig.seed)))
+    cfg = TrainConfig(**values, data=data)
+    if cfg.loss not in ("weighted", "mnrl"):
+        raise ValueError(f"train.loss must be 'weighted' or 'mnrl', not {cfg.loss!r}")
+    return cfg
+
+
+def _loss(model: Any, cfg: TrainConfig) -> Any:
+    if cfg.loss == "weighted":
+        from lrat.training.losses import WeightedInfoNCELoss
+
+        return WeightedInfoNCELoss(model, scale=cfg.scale)
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    return MultipleNegativesRankingLoss(model, scale=cfg.scale)
+
+
+def _pip_requirements() -> list[str]:
+    """Pinned, CPU torch: a plain `torch==x` requirement resolves to a multi-GB CUDA build elsewhere."""
+    import sentence_transformers
+    import torch
+    import transformers
+
+    reqs = [f"torch=={torch.__version__}", f"sentence-transformers=={sentence_transformers.__version__}",
+            f"transformers=={transformers.__version__}"]
+    if "+cpu" in torch.__version__:
+        reqs.insert(0, "--extra-index-url https://download.pytorch.org/whl/cpu")
+    return reqs
+
+
+def _callback() -> Any:
+    import mlflow
+    from transformers import TrainerCallback
+
+    class LogToMlflow(TrainerCallback):
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
+            values = {k: float(v) for k, v in (logs or {}).items() if isinstance(v, int | float) and k != "epoch"}
+            if values:
+                mlflow.log_metrics(values, step=state.global_step)
+
+    return LogToMlflow()
+
+
+def _save(model: Any, out: Path) -> None:
+    """Write the model folder beside ``out`` and swap it in, so a reader never sees half a model."""
+    tmp = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save(str(tmp))
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+
+
+def train(labels: Path, out: Path, cfg: TrainConfig, *, name: str = "lrat", mining_metrics: Path | None = None,
+          metrics_out: Path | None = None, tags: dict[str, str] | None = None, progress: bool = True,
+          ) -> dict[str, Any]:
+    rows, counts = training_rows(labels, cfg.data)
+    for row in rows:
+        row["anchor"] = cfg.query_prefix + row["anchor"]
+        for key in row:
+            if key == "positive" or key.startswith("negative_"):
+                row[key] = cfg.doc_prefix + row[key]
+    labels_hash = file_sha256(labels)
+    key = hashlib.sha256(json.dumps([labels_hash, dataclasses.asdict(cfg)], sort_keys=True).encode()).hexdigest()
+    checkpoints = out.parent / ".checkpoints" / f"{name}-{key[:12]}"
+
+    import mlflow
+    import mlflow.sentence_transformers
+    from sentence_transformers import SentenceTransformerTrainer
+    from sentence_transformers.sentence_transformer.training_args import (
+        BatchSamplers,
+        SentenceTransformerTrainingArguments,
+    )
+
+    from lrat.retrieval.encoder import load_model
+    from lrat.tracking import dvc_lock_hashes, flat, git_commit, use_experiment
+
+    model = load_model(cfg.base_model)
+    model.max_seq_length = cfg.max_seq_length
+    steps = math.ceil(len(rows) / cfg.batch_size * cfg.epochs)
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(checkpoints), num_train_epochs=cfg.epochs, per_device_train_batch_size=cfg.batch_size,
+        learning_rate=cfg.lr, warmup_steps=math.ceil(steps * cfg.warmup_ratio), seed=cfg.data.seed,
+        batch_sampler=BatchSamplers.NO_DUPLICATES, use_cpu=True, report_to="none", save_strategy="steps",
+        save_steps=cfg.save_steps, save_total_limit=1, logging_steps=max(1, min(10, steps // 10)),
+        disable_tqdm=not progress, dataloader_pin_memory=False,
+    )
+    use_experiment(cfg.experiment)
+    start = time.perf_counter()
+    with mlflow.start_run(run_name=name, tags=tags) as run:
+        mlflow.log_params({k: str(v)[:500] for k, v in flat("", dataclasses.asdict(cfg)).items()})
+        mlflow.log_params({"labels.path": str(labels), "labels.sha256": labels_hash,
+                           "git.commit": git_commit() or "unknown", "rows.used": counts["rows"]})
+        lineage = dvc_lock_hashes()
+        if lineage:
+            mlflow.log_dict(lineage, "lineage/dvc_lock_outs.json")
+        mlflow.log_metrics({f"rows.{k}": float(v) for k, v in counts.items()})
+        if mining_metrics is not None and mining_metrics.exists():
+            stats = json.loads(mining_metrics.read_text(encoding="utf-8"))
+            mlflow.log_dict(stats, "lineage/mining.json")
+            mlflow.log_metrics({f"mining.{k}": float(v) for k, v in flat("", {
+                "rows": stats.get("rows"), "satisfied_ratio": stats.get("satisfied_ratio"),
+                "evidence_retention": stats.get("evidence_retention"), "groups": stats.get("groups")}).items()
+                if isinstance(v, int | float)})
+        trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=to_dataset(rows),
+                                             loss=_loss(model, cfg), callbacks=[_callback()])
+        resume = cfg.resume and any(checkpoints.glob("checkpoint-*"))
+        result = trainer.train(resume_from_checkpoint=True if resume else None)
+        _save(model, out)
+        mlflow.sentence_transformers.log_model(model, name="model", pip_requirements=_pip_requirements())
+        summary = {"name": name, "run_id": run.info.run_id, "experiment": cfg.experiment, "model": str(out),
+                   "rows": counts, "steps": int(result.global_step), "train_loss": round(float(result.training_loss),
+                                                                                          5),
+                   "resumed": bool(resume), "seconds": round(time.perf_counter() - start, 1),
+                   "labels_sha256": labels_hash}
+        mlflow.log_metric("train_seconds", summary["seconds"])
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    write_json(out / "lrat_train.json", summary)
+    if metrics_out is not None:
+        write_json(metrics_out, summary)
+    return summary
