@@ -55,8 +55,11 @@ def log_to_training_runs(models: dict[str, str], offline: dict[str, Any], agents
         values = {f"eval.{k.replace('@', '_at_')}": float(v) for k, v in offline["models"][name].items()}
         if agents is not None:
             values.update({f"agent_eval.{k}": float(v) for k, v in agents["models"][name].items()})
-        with mlflow.start_run(run_id=run_id):
-            mlflow.log_metrics(values)
+        try:
+            with mlflow.start_run(run_id=run_id):
+                mlflow.log_metrics(values)
+        except mlflow.exceptions.MlflowException as exc:  # a model trained against another tracking store
+            typer.echo(f"Warning: could not add the scores of {name!r} to MLflow run {run_id}: {exc}", err=True)
 
 
 def evaluate_command(
