@@ -125,6 +125,7 @@ def test_evaluate_adds_scores_to_the_training_run_and_survives_a_foreign_model(t
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'm.db'}")
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'm.db'}")
+    mlflow.set_experiment("scores")  # not the experiment another test left active in this process
     with mlflow.start_run() as run:
         pass
     ours, foreign = tmp_path / "ours", tmp_path / "foreign"
