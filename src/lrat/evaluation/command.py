@@ -40,18 +40,19 @@ def _summary(offline: dict[str, Any], agents: dict[str, Any] | None, out: Path, 
 
 def log_to_training_runs(models: dict[str, str], offline: dict[str, Any], agents: dict[str, Any] | None) -> None:
     """A model folder written by `lrat train` names its MLflow run: its held-out scores join that run."""
+    runs = {}
     for name, spec in models.items():
         summary = Path(spec) / "lrat_train.json"
-        if not summary.is_file():
-            continue
-        run_id = json.loads(summary.read_text(encoding="utf-8")).get("run_id")
-        if not run_id:
-            continue
-        import mlflow
+        if summary.is_file() and (run_id := json.loads(summary.read_text(encoding="utf-8")).get("run_id")):
+            runs[name] = run_id
+    if not runs:
+        return
+    import mlflow
 
-        from lrat.tracking import tracking_uri
+    from lrat.tracking import tracking_uri
 
-        mlflow.set_tracking_uri(tracking_uri())
+    mlflow.set_tracking_uri(tracking_uri())
+    for name, run_id in runs.items():
         values = {f"eval.{k.replace('@', '_at_')}": float(v) for k, v in offline["models"][name].items()}
         if agents is not None:
             values.update({f"agent_eval.{k}": float(v) for k, v in agents["models"][name].items()})
