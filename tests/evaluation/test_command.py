@@ -1,4 +1,5 @@
-"""`lrat evaluate`'s link back to the training runs in MLflow."""
+"""`lrat evaluate`'s link back to the training runs in MLflow: only the pipeline's own held-out evaluation writes
+a run's canonical numbers; any other evaluation is recorded under a name that says what it scored."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ import pytest
 
 
 @pytest.mark.slow
-def test_evaluate_adds_scores_to_the_training_run_and_survives_a_foreign_model(tmp_path: Path,
-                                                                              monkeypatch: pytest.MonkeyPatch):
+def test_only_the_canonical_evaluation_writes_a_runs_eval_metrics(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     import mlflow
 
     from lrat.evaluation.command import log_to_training_runs
@@ -24,9 +24,24 @@ def test_evaluate_adds_scores_to_the_training_run_and_survives_a_foreign_model(t
     for folder, run_id in ((ours, run.info.run_id), (foreign, "0" * 32)):
         folder.mkdir()
         (folder / "lrat_train.json").write_text(json.dumps({"run_id": run_id}))
+    models = {"lrat": str(ours), "other": str(foreign), "base": "base"}
+    held_out = {"benchmark": "world", "benchmark_sha256": "a" * 64, "split": "test", "n_queries": 240,
+                "agent_seed": 13}
     scores = {"recall@10": 0.6, "ndcg@10": 0.5}
-    log_to_training_runs({"lrat": str(ours), "other": str(foreign), "base": "base"},
-                         {"models": {"lrat": scores, "other": scores, "base": scores}},
-                         {"models": {"lrat": {"success": 0.8}, "other": {"success": 0.7}, "base": {"success": 0.7}}})
-    logged = mlflow.get_run(run.info.run_id).data.metrics
-    assert logged == {"eval.recall_at_10": 0.6, "eval.ndcg_at_10": 0.5, "agent_eval.success": 0.8}
+    log_to_training_runs(models, {"split": "test", "models": {"lrat": scores, "other": scores, "base": scores}},
+                         {"models": {"lrat": {"success": 0.8}, "other": {"success": 0.7}, "base": {"success": 0.7}}},
+                         held_out, canonical=True)
+    logged = mlflow.get_run(run.info.run_id).data
+    assert logged.metrics == {"eval.recall_at_10": 0.6, "eval.ndcg_at_10": 0.5, "agent_eval.success": 0.8}
+    assert logged.tags["eval.benchmark_sha256"] == "a" * 64 and logged.tags["eval.split"] == "test"
+    assert logged.tags["eval.n_queries"] == "240"
+
+    # the same model scored on another benchmark: recorded beside, never over, the canonical numbers
+    elsewhere = {"benchmark": "my bench", "benchmark_sha256": "b" * 64, "split": "dev", "n_queries": 50}
+    log_to_training_runs({"lrat": str(ours)}, {"split": "dev", "models": {"lrat": {"recall@10": 0.1}}},
+                         {"models": {"lrat": {"success": 0.2}}}, elsewhere)
+    logged = mlflow.get_run(run.info.run_id).data
+    assert logged.metrics["eval.recall_at_10"] == 0.6 and logged.metrics["agent_eval.success"] == 0.8
+    assert logged.metrics["other_eval.my_bench-bbbbbbbb.dev.recall_at_10"] == 0.1
+    assert logged.metrics["other_eval.my_bench-bbbbbbbb.dev.agent.success"] == 0.2
+    assert logged.tags["eval.benchmark_sha256"] == "a" * 64

@@ -4,20 +4,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from lrat.cli_errors import usage_errors
-
-
-def _params(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {}
-    import yaml
-
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+from lrat.params import read_params
 
 
 def _summary(offline: dict[str, Any], agents: dict[str, Any] | None, out: Path, agent_out: Path | None) -> str:
@@ -38,8 +32,18 @@ def _summary(offline: dict[str, Any], agents: dict[str, Any] | None, out: Path, 
     return "\n".join(lines)
 
 
-def log_to_training_runs(models: dict[str, str], offline: dict[str, Any], agents: dict[str, Any] | None) -> None:
-    """A model folder written by `lrat train` names its MLflow run: its held-out scores join that run."""
+def _mlflow_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "benchmark"
+
+
+def log_to_training_runs(models: dict[str, str], offline: dict[str, Any], agents: dict[str, Any] | None,
+                         questions: dict[str, Any] | None = None, canonical: bool = False) -> None:
+    """A model folder written by `lrat train` names its MLflow run: its scores join that run.
+
+    Only the pipeline's own held-out evaluation (``canonical``) writes the run's ``eval.*`` / ``agent_eval.*``
+    metrics, with tags saying which questions they come from (benchmark hash, split). Any other evaluation is
+    recorded under ``other_eval.<benchmark>-<hash>.<split>.*``, so it can never replace the numbers the registry
+    shows for the run."""
     runs = {}
     for name, spec in models.items():
         summary = Path(spec) / "lrat_train.json"
@@ -51,14 +55,25 @@ def log_to_training_runs(models: dict[str, str], offline: dict[str, Any], agents
 
     from lrat.tracking import tracking_uri
 
+    questions = questions or {}
+    if canonical:
+        prefix, agent_prefix = "eval.", "agent_eval."
+        tags = {f"eval.{k}": str(v) for k, v in questions.items() if v is not None}
+    else:
+        bench = f"{questions.get('benchmark', 'benchmark')}-{str(questions.get('benchmark_sha256', ''))[:8]}"
+        prefix = f"other_eval.{_mlflow_name(bench)}.{_mlflow_name(str(offline.get('split', 'split')))}."
+        agent_prefix = prefix + "agent."
+        tags = {}
     mlflow.set_tracking_uri(tracking_uri())
     for name, run_id in runs.items():
-        values = {f"eval.{k.replace('@', '_at_')}": float(v) for k, v in offline["models"][name].items()}
+        values = {f"{prefix}{k.replace('@', '_at_')}": float(v) for k, v in offline["models"][name].items()}
         if agents is not None:
-            values.update({f"agent_eval.{k}": float(v) for k, v in agents["models"][name].items()})
+            values.update({f"{agent_prefix}{k}": float(v) for k, v in agents["models"][name].items()})
         try:
             with mlflow.start_run(run_id=run_id):
                 mlflow.log_metrics(values)
+                if tags:
+                    mlflow.set_tags(tags)
         except mlflow.exceptions.MlflowException as exc:  # a model trained against another tracking store
             typer.echo(f"Warning: could not add the scores of {name!r} to MLflow run {run_id}: {exc}", err=True)
 
@@ -83,6 +98,10 @@ def evaluate_command(
                                              "params.yaml).")] = None,
     params: Annotated[Path, typer.Option(help="params.yaml with the `retrieval:` (cache_dir, prefixes) and "
                                          "`agent:` sections.")] = Path("params.yaml"),
+    canonical: Annotated[bool, typer.Option("--canonical", help="This is the pipeline's own held-out evaluation: "
+                                            "write the training runs' canonical eval.* / agent_eval.* metrics "
+                                            "(the ones the registry shows). Without it, scores of a trained model "
+                                            "are recorded as other_eval.<benchmark>-<hash>.<split>.*.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print both results as JSON on stdout.")] = False,
 ) -> None:
@@ -94,7 +113,8 @@ def evaluate_command(
     """
     from lrat.evaluation.offline import check_world, parse_models, read_split
 
-    values = _params(params)
+    with usage_errors():
+        values = read_params(params)
     retrieval = values.get("retrieval") or {}
     cache_value = retrieval.get("cache_dir", ".cache/embeddings")
     cache_dir = Path(cache_value) if cache_value else None
@@ -116,7 +136,7 @@ def evaluate_command(
             cfg = agent_config(values.get("agent") or {})
 
     from lrat.evaluation.agent import evaluate_agents
-    from lrat.evaluation.offline import evaluate_offline
+    from lrat.evaluation.offline import benchmark_sha256, evaluate_offline
     from lrat.io import write_json
 
     with usage_errors():
@@ -127,7 +147,9 @@ def evaluate_command(
             agents = evaluate_agents(models, world, split, agent_seed, cfg, cache_dir, agent_runs,
                                      progress=not quiet, **prefixes)
             write_json(agent_out, agents)
-    log_to_training_runs(models, offline, agents)
+    questions = {"benchmark": world.resolve().name, "benchmark_sha256": benchmark_sha256(world), "split": split,
+                 "n_queries": offline["n_queries"], "agent_seed": None if agents is None else agent_seed}
+    log_to_training_runs(models, offline, agents, questions, canonical)
     if json_out:
         typer.echo(json.dumps({"eval": offline, "agent_eval": agents}, indent=2))
     else:

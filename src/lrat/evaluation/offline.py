@@ -8,6 +8,7 @@ splits.json. Torch, sentence-transformers, FAISS and ranx load inside the functi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -71,6 +72,16 @@ def check_world(world: Path, files: tuple[str, ...] = WORLD_FILES) -> None:
     missing = [name for name in files if not (world / name).is_file()]
     if missing:
         raise FileNotFoundError(f"{world}: missing {', '.join(missing)}")
+
+
+def benchmark_sha256(world: Path, files: tuple[str, ...] = WORLD_FILES) -> str:
+    """Which questions a number comes from: one hash over the benchmark's corpus, queries, qrels and splits."""
+    from lrat.io import file_sha256
+
+    digest = hashlib.sha256()
+    for name in files:
+        digest.update(f"{name}:{file_sha256(world / name)}\n".encode())
+    return digest.hexdigest()
 
 
 def read_split(world: Path, split: str) -> list[str]:

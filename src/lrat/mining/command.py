@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-
-def _params(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {}
-    import yaml
-
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+from lrat.params import read_params
 
 
 def mine_command(
@@ -74,7 +68,7 @@ def mine_command(
             typer.echo(message, err=True)
 
     try:
-        opts = resolve_options(preset, _params(params).get("mine") or {}, overrides)
+        opts = resolve_options(preset, read_params(params).get("mine") or {}, overrides)
         summary = mine(trajectories, corpus, out, opts, metrics, progress=not quiet, log=log)
     except JudgeError as exc:
         typer.echo(f"Error: the judge failed and mine.on_error is 'fail': {exc}", err=True)

@@ -27,10 +27,17 @@ def model_path(spec: str) -> str:
     return spec
 
 
+def is_mlflow_uri(spec: str) -> bool:
+    return spec.startswith(("models:/", "runs:/"))
+
+
 def load_model(spec: str, device: str = "cpu") -> SentenceTransformer:
-    if spec.startswith(("models:/", "runs:/")):
+    if is_mlflow_uri(spec):
         import mlflow.sentence_transformers
 
+        from lrat.tracking import tracking_uri
+
+        mlflow.set_tracking_uri(tracking_uri())  # the project's store unless $MLFLOW_TRACKING_URI names another
         return mlflow.sentence_transformers.load_model(spec)
     path = Path(model_path(spec))
     if not path.is_dir():
@@ -38,6 +45,21 @@ def load_model(spec: str, device: str = "cpu") -> SentenceTransformer:
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(str(path), device=device)
+
+
+def materialize(spec: str, dst: Path) -> str:
+    """An MLflow model URI → a local sentence-transformers folder under ``dst`` (downloaded once, so several
+    evaluations of one registered version load it from disk); any other spec is returned as it is."""
+    if not is_mlflow_uri(spec):
+        return spec
+    import mlflow
+
+    from lrat.tracking import tracking_uri
+
+    mlflow.set_tracking_uri(tracking_uri())
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=spec, dst_path=str(dst)))
+    inner = local / "model.sentence_transformer"  # the sentence_transformers flavor's data folder
+    return str(inner if inner.is_dir() else local)
 
 
 def fingerprint(model: SentenceTransformer) -> str:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from lrat.cli_errors import usage_errors
+from lrat.params import read_params
 
 simulate_app = typer.Typer(
     no_args_is_help=True, rich_markup_mode=None,
@@ -19,14 +20,6 @@ PARAMS = Annotated[Path, typer.Option(help="params.yaml with the `world:`, `agen
 SEED = Annotated[int | None, typer.Option(help="Random seed (default: `seed` in params.yaml).")]
 QUIET = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 JSON = Annotated[bool, typer.Option("--json", help="Print the statistics as JSON on stdout.")]
-
-
-def _params(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {}
-    import yaml
-
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
 
 
 def _cache(params: dict[str, Any]) -> Path | None:
@@ -56,7 +49,7 @@ def world_command(
     """
     from lrat.simulate.pipeline import build_world
 
-    values = _params(params)
+    values = read_params(params)
     stats = build_world(out, seed if seed is not None else int(values.get("seed", 13)), values.get("world") or {},
                         metrics, _cache(values), retriever, progress=not quiet)
     if json_out:
@@ -91,7 +84,7 @@ def agent_command(
     """
     from lrat.simulate.pipeline import agent_config, run_agents
 
-    values = _params(params)
+    values = read_params(params)
     with usage_errors():
         cfg = agent_config(values.get("agent") or {})
         summary = run_agents(world, split, retriever, out, seed if seed is not None else int(values.get("seed", 13)),

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from lrat.cli_errors import usage_errors
-
-
-def load_params(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        return {}
-    import yaml
-
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+from lrat.params import read_params
 
 
 def train_command(
@@ -31,6 +24,10 @@ def train_command(
     ),
     mining_metrics: Annotated[Path | None, typer.Option(help="metrics/mining.json of these labels, logged with "
                                                         "the run.")] = Path("metrics/mining.json"),
+    validation: Annotated[Path | None, typer.Option(help="`lrat validate` result for these labels; the run records "
+                                                    "whether they passed (promotion requires it).")] = (
+        Path("metrics/validation.json")
+    ),
     params: Annotated[Path, typer.Option(help="params.yaml with the `train:` section.")] = Path("params.yaml"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON on stdout.")] = False,
@@ -43,11 +40,11 @@ def train_command(
     """
     from lrat.training.train import train, train_config
 
-    values = load_params(params)
     with usage_errors():
+        values = read_params(params)
         cfg = train_config(values.get("train") or {}, values.get("retrieval") or {})
         summary = train(labels, out, cfg, name=name, mining_metrics=mining_metrics, metrics_out=metrics,
-                        progress=not quiet)
+                        progress=not quiet, validation=validation)
     if json_out:
         typer.echo(json.dumps(summary, indent=2))
     else:
@@ -86,8 +83,8 @@ def ablation_command(
     from lrat.training.ablation import run_ablation
     from lrat.training.train import train_config
 
-    values = load_params(params)
     with usage_errors():
+        values = read_params(params)
         cfg = train_config(values.get("train") or {}, values.get("retrieval") or {})
         report = run_ablation(trajectories, corpus, labels, lrat_model, world, models_dir, cfg,
                               values.get("mine") or {}, values.get("retrieval") or {}, out, plot,

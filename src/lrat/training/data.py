@@ -7,7 +7,6 @@ labels file, which is the versioned artifact.
 
 from __future__ import annotations
 
-import hashlib
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +22,6 @@ class DataConfig:
     n_negatives: int = 1
     max_rows: int | None = None  # a deterministic sample of the rows, for a time budget
     seed: int = 13
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def training_rows(labels: Path, cfg: DataConfig) -> tuple[list[dict[str, Any]], dict[str, int]]:

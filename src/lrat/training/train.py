@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lrat.io import write_json
-from lrat.training.data import DataConfig, file_sha256, to_dataset, training_rows
+from lrat.io import file_sha256, write_json
+from lrat.training.data import DataConfig, to_dataset, training_rows
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def _loss(model: Any, cfg: TrainConfig) -> Any:
     return MultipleNegativesRankingLoss(model, scale=cfg.scale)
 
 
-def _pip_requirements() -> list[str]:
+def pip_requirements() -> list[str]:
     """Pinned, CPU torch: a plain `torch==x` requirement resolves to a multi-GB CUDA build elsewhere."""
     import sentence_transformers
     import torch
@@ -107,7 +107,7 @@ def _save(model: Any, out: Path) -> None:
 
 def train(labels: Path, out: Path, cfg: TrainConfig, *, name: str = "lrat", mining_metrics: Path | None = None,
           metrics_out: Path | None = None, tags: dict[str, str] | None = None, progress: bool = True,
-          ) -> dict[str, Any]:
+          validation: Path | None = None) -> dict[str, Any]:
     rows, counts = training_rows(labels, cfg.data)
     for row in rows:
         row["anchor"] = cfg.query_prefix + row["anchor"]
@@ -128,6 +128,7 @@ def train(labels: Path, out: Path, cfg: TrainConfig, *, name: str = "lrat", mini
 
     from lrat.retrieval.encoder import load_model
     from lrat.tracking import dvc_lock_hashes, flat, git_commit, use_experiment
+    from lrat.validation.status import validation_status
 
     model = load_model(cfg.base_model)
     model.max_seq_length = cfg.max_seq_length
@@ -140,14 +141,17 @@ def train(labels: Path, out: Path, cfg: TrainConfig, *, name: str = "lrat", mini
         disable_tqdm=not progress, dataloader_pin_memory=False,
     )
     use_experiment(cfg.experiment)
+    status, verdict = validation_status(validation, labels_hash)
     start = time.perf_counter()
-    with mlflow.start_run(run_name=name, tags=tags) as run:
+    with mlflow.start_run(run_name=name, tags={**(tags or {}), "validation.status": status}) as run:
         mlflow.log_params({k: str(v)[:500] for k, v in flat("", dataclasses.asdict(cfg)).items()})
         mlflow.log_params({"labels.path": str(labels), "labels.sha256": labels_hash,
                            "git.commit": git_commit() or "unknown", "rows.used": counts["rows"]})
         lineage = dvc_lock_hashes()
         if lineage:
             mlflow.log_dict(lineage, "lineage/dvc_lock_outs.json")
+        if verdict is not None:
+            mlflow.log_dict(verdict, "lineage/validation.json")
         mlflow.log_metrics({f"rows.{k}": float(v) for k, v in counts.items()})
         if mining_metrics is not None and mining_metrics.exists():
             stats = json.loads(mining_metrics.read_text(encoding="utf-8"))
@@ -161,12 +165,12 @@ def train(labels: Path, out: Path, cfg: TrainConfig, *, name: str = "lrat", mini
         resume = cfg.resume and any(checkpoints.glob("checkpoint-*"))
         result = trainer.train(resume_from_checkpoint=True if resume else None)
         _save(model, out)
-        mlflow.sentence_transformers.log_model(model, name="model", pip_requirements=_pip_requirements())
+        mlflow.sentence_transformers.log_model(model, name="model", pip_requirements=pip_requirements())
         summary = {"name": name, "run_id": run.info.run_id, "experiment": cfg.experiment, "model": str(out),
                    "rows": counts, "steps": int(result.global_step), "train_loss": round(float(result.training_loss),
                                                                                           5),
                    "resumed": bool(resume), "seconds": round(time.perf_counter() - start, 1),
-                   "labels_sha256": labels_hash}
+                   "labels_sha256": labels_hash, "validation": status}
         mlflow.log_metric("train_seconds", summary["seconds"])
     shutil.rmtree(checkpoints, ignore_errors=True)
     write_json(out / "lrat_train.json", summary)

@@ -17,17 +17,12 @@ def _usage_error(message: str) -> typer.Exit:
 
 def _read_params(path: Path) -> dict[str, Any]:
     """params.yaml as a dict; a missing file means defaults, an unreadable one is a usage error."""
-    if not path.exists():
-        return {}
-    import yaml
+    from lrat.params import read_params
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise _usage_error(f"cannot read {path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise _usage_error(f"{path}: expected a mapping at the top level")
-    return data
+        return read_params(path)
+    except ValueError as exc:
+        raise _usage_error(str(exc)) from None
 
 
 def validate_command(

@@ -18,7 +18,7 @@ import pandas as pd
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
 from lrat.analyze.run import load_qrels_evidence
-from lrat.io import atomic_open, read_jsonl, write_json
+from lrat.io import atomic_open, file_sha256, read_jsonl, write_json
 from lrat.validation.report import render_markdown
 from lrat.validation.suite import (
     EVIDENCE_CHECKS,
@@ -231,6 +231,7 @@ def validate(labels: Path, *, bounds: dict | None = None, qrels_evidence: Path |
         "rows": len(frame),
         "kept_rows": int(frame["satisfied_num"].sum()),
         "labels": str(labels),
+        "labels_sha256": file_sha256(labels),  # training records which labels this verdict is about
         "qrels_evidence": None if qrels_evidence is None else str(qrels_evidence),
         "bounds": merged,
         "great_expectations": gx.__version__,

@@ -1,0 +1,85 @@
+"""The ``lrat ingest`` command, left undecorated so cli.py registers it with
+``app.command("ingest")(ingest_command)``; the readers load only when it runs."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+class Format(StrEnum):
+    auto = "auto"
+    bcp = "bcp"
+    search_r1 = "search-r1"
+    openai_chat = "openai-chat"
+    native = "native"
+
+
+def ingest_command(
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(help="Trajectory files or directories (walked recursively for .json/.jsonl/.ndjson/.txt).",
+                       exists=True, show_default=False),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Output directory for trajectories/rejects/summary.")],
+    format: Annotated[Format, typer.Option("--format", help="Input format; auto detects per file and line.")] = (
+        Format.auto
+    ),
+    corpus: Annotated[Path | None, typer.Option(help="corpus.jsonl {docid, text, title?, url?}: maps URLs and "
+                                                "rendered titles to docids.", exists=True, dir_okay=False)] = None,
+    queries: Annotated[Path | None, typer.Option(help="queries.tsv (query_id<TAB>query): fills missing questions.",
+                                                 exists=True, dir_okay=False)] = None,
+    qrels_evidence: Annotated[Path | None, typer.Option(help="TREC qrels of evidence docs (analysis only).",
+                                                        exists=True, dir_okay=False)] = None,
+    qrels_golds: Annotated[Path | None, typer.Option(help="TREC qrels of gold (answer-bearing) docs.",
+                                                     exists=True, dir_okay=False)] = None,
+    ground_truth: Annotated[Path | None, typer.Option(help="ground_truth.jsonl {query_id, query, answer}.",
+                                                      exists=True, dir_okay=False)] = None,
+    fail_on_reject: Annotated[bool, typer.Option("--fail-on-reject", help="Exit 1 if any record was rejected.")] = (
+        False
+    ),
+    json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    params: Annotated[Path, typer.Option(help="params.yaml whose `ingest:` section names the search/browse "
+                                         "tools.")] = Path("params.yaml"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No per-reject messages or progress bar.")] = False,
+) -> None:
+    """Normalize agent logs (BC+ run files, Search-R1, OpenAI chat, native) into trajectories.jsonl.
+
+    Every record that cannot be read goes to rejects.jsonl with its file, line and the reason; the good records
+    of the same run are all kept. Exit 0 when the run completes, 1 with --fail-on-reject if anything was
+    rejected, 2 on usage errors.
+    """
+    from lrat.ingest.runner import UsageError
+    from lrat.ingest.runner import ingest as run_ingest
+    from lrat.ingest.tools import ToolNames
+    from lrat.params import read_params, section
+
+    def log(message: str) -> None:
+        if not quiet:
+            typer.echo(message, err=True)
+
+    try:
+        tools = ToolNames.from_params(section(read_params(params), "ingest", params))
+        summary = run_ingest(
+            inputs, out, format.value, corpus, queries, qrels_evidence, qrels_golds, ground_truth,
+            tools=tools, progress=not quiet, log=log,
+        )
+    except (UsageError, ValueError) as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if json_out:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        typer.echo(
+            f"{summary['trajectories']} trajectories, {summary['rejected']} rejected, from {summary['inputs']} "
+            f"file(s) -> {out}/trajectories.jsonl",
+            err=True,
+        )
+    if fail_on_reject and summary["rejected"]:
+        raise typer.Exit(1)
+
+

@@ -1,0 +1,167 @@
+"""The ``lrat register`` and ``lrat promote`` commands, left undecorated so cli.py registers them; MLflow, torch and
+the evaluation load only when they run."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lrat.params import read_params
+
+
+@contextmanager
+def registry_errors() -> Iterator[None]:
+    """Usage and infrastructure errors (bad settings, an unknown alias or run, an unreachable tracking server) are
+    one line on stderr and exit 2, never a traceback; a refusal is not an error (exit 1, decided elsewhere)."""
+    from lrat.registry.store import RegistryError
+
+    try:
+        yield
+    except (RegistryError, ValueError, FileNotFoundError) as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except Exception as exc:  # MlflowException, connection errors: the store, not the user, failed
+        if type(exc).__module__.split(".")[0] not in ("mlflow", "requests", "urllib3", "sqlalchemy"):
+            raise
+        typer.echo(f"Error: the tracking store failed: {type(exc).__name__}: {str(exc).splitlines()[0][:500]}",
+                   err=True)
+        raise typer.Exit(2) from None
+
+
+def register_command(
+    model_dir: Annotated[Path, typer.Option("--model-dir", help="A model folder written by `lrat train` (its "
+                                            "lrat_train.json names the MLflow run whose model is registered).")] = (
+        Path("models/lrat")
+    ),
+    out: Annotated[Path | None, typer.Option("--out", help="Where to write the registered version as JSON.")] = (
+        Path("metrics/register.json")
+    ),
+    params: Annotated[Path, typer.Option(help="params.yaml (`registry:` names the registered model).")] = (
+        Path("params.yaml")
+    ),
+    json_out: Annotated[bool, typer.Option("--json", help="Print the registered version as JSON on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+) -> None:
+    """Register the model of the training run that wrote --model-dir as a new version of the registered model
+    (`registry.name`, default lrat-retriever) with alias @challenger.
+
+    The version carries the run's lineage as tags (git commit, dvc.lock hashes of trajectories, labels and model,
+    labels SHA-256, params digest, label validation) and a one-line description with its held-out scores.
+    Registering the same run again returns the same version. Store: $MLFLOW_TRACKING_URI, else mlflow.db here.
+    Exit 0 on success, 2 on usage or tracking-store errors.
+    """
+    from lrat.io import write_json
+
+    with registry_errors():
+        from lrat.params import section
+        from lrat.registry.candidates import Context, register_folder
+        from lrat.registry.store import Registry
+
+        registry_params = section(read_params(params), "registry", params)
+        registry = Registry(str(registry_params.get("name") or "lrat-retriever"))
+        version, created = register_folder(registry, model_dir, Context(Path.cwd(), params))
+    result = {**version.brief(), "created": created, "description": version.description, "tags": version.tags}
+    if out is not None:
+        write_json(out, result)
+    if json_out:
+        typer.echo(json.dumps(result, indent=2))
+    if not quiet:
+        verb = "registered" if created else "already registered as"
+        typer.echo(f"{verb} {version.name} version {version.version} (@challenger) from run {version.run_id}: "
+                   f"{version.description}", err=True)
+
+
+def promote_command(
+    candidate: Annotated[str | None, typer.Option("--candidate", help="What to put through the gate: 'base', a "
+                                                  "model folder or an MLflow URI (models:/NAME/VERSION, "
+                                                  "models:/NAME@ALIAS, runs:/RUN/model); a folder or base is "
+                                                  "registered first. [default: @challenger]",
+                                                  show_default=False)] = None,
+    rollback: Annotated[bool, typer.Option("--rollback", help="Move @champion back to @previous instead (exit 1 "
+                                           "when there is nothing to roll back to).")] = False,
+    report: Annotated[Path, typer.Option("--report", help="Markdown report of the decision.")] = (
+        Path("reports/promotion.md")
+    ),
+    metrics: Annotated[Path, typer.Option("--metrics", help="The decision as JSON (a DVC metric).")] = (
+        Path("metrics/promotion.json")
+    ),
+    allow_refusal: Annotated[bool, typer.Option("--allow-refusal", help="Exit 0 when the gate refuses (the DVC "
+                                                "stage uses it so a refusal does not break `dvc repro`; CI does "
+                                                "not).")] = False,
+    world: Annotated[Path, typer.Option(help="Benchmark folder with the held-out questions (corpus.jsonl, "
+                                        "queries.tsv, qrel_evidence.txt, splits.json; simulation.json for the "
+                                        "agent-level checks).")] = Path("data/world"),
+    params: Annotated[Path, typer.Option(help="params.yaml: `promote:` (the gate), `registry:`, `retrieval:`, "
+                                         "`agent:`, `seed`, `train.base_model`.")] = Path("params.yaml"),
+    json_out: Annotated[bool, typer.Option("--json", help="Print the decision record as JSON on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Decide whether the candidate replaces @champion, from a fresh paired evaluation of both on the same
+    held-out questions (the base model stands in while there is no champion).
+
+    The gate (params.yaml `promote:`): a minimum relative gain on the primary metric (recall@10) with p < alpha,
+    no other offline metric worse beyond a tolerance, the candidate's labels passed validation, and no agent-level
+    regression (success, searches per question) where the world supports the simulated agent. Promotion moves
+    @previous to the old champion, then @champion to the candidate. Every decision is recorded in --metrics,
+    --report and an MLflow run (experiment lrat-promotion).
+
+    Exit 0: promoted (or already champion, or rolled back). Exit 1: refused, nothing in the registry changed
+    (0 with --allow-refusal), or nothing to roll back to. Exit 2: usage or tracking-store error.
+    """
+    if rollback and candidate is not None:
+        typer.echo("Error: --rollback and --candidate exclude each other", err=True)
+        raise typer.Exit(2)
+    if quiet:
+        import os
+
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers' "Loading weights" bars
+    with registry_errors():
+        from lrat.registry import promotion
+        from lrat.registry.record import record_decision
+        from lrat.registry.store import Registry, RegistryError
+
+        settings = promotion.settings_from_params(read_params(params), params, world)
+        registry = Registry(settings.registry)
+        if rollback:
+            try:
+                record = promotion.rollback(settings, registry)
+            except RegistryError as exc:
+                typer.echo(f"Error: {exc}", err=True)
+                raise typer.Exit(1) from None
+        else:
+            record = promotion.promote(candidate, settings, registry, progress=not quiet)
+        if record["decision"] != promotion.UNCHANGED:
+            record = record_decision(record, settings.experiment, registry, settings.context.root, metrics, report)
+    if json_out:
+        typer.echo(json.dumps(record, indent=2))
+    _say(record, metrics, report)
+    if record["decision"] == promotion.REFUSED and not allow_refusal:
+        raise typer.Exit(1)
+
+
+def _say(record: dict, metrics: Path, report: Path) -> None:
+    cand, champ = record["candidate"], record["champion"]
+    who = f"version {champ['version']}" if champ.get("version") else f"the base model ({champ.get('spec')})"
+    decision = record["decision"]
+    if decision == "unchanged":
+        typer.echo(f"{record['reason']} (promoted by MLflow run {record.get('promotion_run_id') or 'unknown'})",
+                   err=True)
+        return
+    for check in record["checks"]:
+        if check["passed"] is False:
+            typer.echo(f"FAILED {check['name']}: observed {check['observed']}, required {check['op']} "
+                       f"{check['threshold']} ({check['detail']})", err=True)
+    if decision == "promoted":
+        line = f"PROMOTED version {cand['version']} to @champion over {who}"
+    elif decision == "refused":
+        failed = sum(c["passed"] is False for c in record["checks"])
+        line = f"REFUSED version {cand['version']} against {who}: {failed} check(s) failed; registry unchanged"
+    else:
+        line = f"ROLLED BACK: @champion is version {cand['version']} again (was version {champ['version']})"
+    typer.echo(f"{line} -> {metrics}, {report}; MLflow run {record.get('promotion_run_id')}", err=True)

@@ -1,0 +1,168 @@
+"""`lrat promote`: a fresh, paired evaluation of the candidate and the current champion (or the base model when
+there is none) on the same held-out questions, the gate's checks, the alias moves, and the record of the decision.
+
+The decision never reads numbers stored in tags or runs: both models are scored again here, through the same
+cached encoding path as `lrat evaluate` (the corpus is not re-encoded by a model that was scored before) and the
+simulated agent with the same seed for both (common random numbers).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lrat.registry.candidates import Context, resolve_candidate, training_facts
+from lrat.registry.gate import GateConfig, agent_checks, offline_checks, passed, validation_check
+from lrat.registry.store import CHALLENGER, CHAMPION, PREVIOUS, Registry, Version, redact
+
+PROMOTED, REFUSED, ROLLED_BACK, UNCHANGED = "promoted", "refused", "rolled_back", "unchanged"
+
+
+@dataclass(frozen=True)
+class Settings:
+    registry: str = "lrat-retriever"
+    experiment: str = "lrat-promotion"  # one MLflow run per decision
+    gate: GateConfig = field(default_factory=GateConfig)
+    world: Path = Path("data/world")
+    base_model: str = "base"  # the reference while there is no champion
+    cache_dir: Path | None = Path(".cache/embeddings")
+    query_prefix: str = ""
+    doc_prefix: str = ""
+    seed: int = 13
+    agent: dict[str, Any] = field(default_factory=dict)  # params.yaml `agent:`
+    context: Context = field(default_factory=lambda: Context(Path.cwd(), Path("params.yaml")))
+
+
+def settings_from_params(values: dict[str, Any], params: Path, world: Path, root: Path | None = None) -> Settings:
+    from lrat.params import section
+    from lrat.registry.gate import gate_config
+
+    registry = section(values, "registry", params)
+    retrieval = section(values, "retrieval", params)
+    cache = retrieval.get("cache_dir", ".cache/embeddings")
+    return Settings(
+        registry=str(registry.get("name") or Settings.registry),
+        experiment=str(registry.get("experiment") or Settings.experiment),
+        gate=gate_config(section(values, "promote", params)),
+        world=world,
+        base_model=str(section(values, "train", params).get("base_model") or "base"),
+        cache_dir=Path(cache) if cache else None,
+        query_prefix=str(retrieval.get("query_prefix") or ""),
+        doc_prefix=str(retrieval.get("doc_prefix") or ""),
+        seed=int(values.get("seed", 13)),
+        agent=section(values, "agent", params),
+        context=Context(root or Path.cwd(), params, str(registry.get("import_experiment") or "lrat-registry")),
+    )
+
+
+# evaluation ------------------------------------------------------------------------------------------------------
+
+
+def agent_support(settings: Settings) -> str:
+    """Empty when the agent-level checks can run, else why not."""
+    from lrat.simulate.store import STATE
+
+    if not settings.gate.agent:
+        return "promote.agent is off"
+    if not (settings.world / STATE).is_file():
+        return f"{settings.world} is not a simulated world ({STATE} missing): offline checks only"
+    return ""
+
+
+def evaluate_pair(current: str, candidate: str, settings: Settings, progress: bool = True) -> dict[str, Any]:
+    """Both models on the same held-out questions: offline metrics with the paired test, and the agent's
+    success and searches with the same seed. MLflow URIs are downloaded once and read from disk by both."""
+    from lrat.evaluation.agent import evaluate_agents
+    from lrat.evaluation.offline import benchmark_sha256, evaluate_offline
+    from lrat.retrieval.encoder import materialize
+
+    split, world = settings.gate.split, settings.world
+    prefixes = {"query_prefix": settings.query_prefix, "doc_prefix": settings.doc_prefix}
+    why_not = agent_support(settings)
+    with tempfile.TemporaryDirectory(prefix="lrat-promote-") as tmp:
+        specs = {"current": materialize(current, Path(tmp) / "current"),
+                 "candidate": materialize(candidate, Path(tmp) / "candidate")}
+        offline = evaluate_offline(specs, world, split, settings.cache_dir, progress=progress, **prefixes)
+        agents = None
+        if not why_not:
+            from lrat.simulate.pipeline import agent_config
+
+            agents = evaluate_agents(specs, world, split, settings.seed, agent_config(settings.agent),
+                                     settings.cache_dir, None, progress=progress, **prefixes)
+    p_values = {m: cell["p_value"] for m, cell in offline["significance"]["candidate"].items()}
+    return {"benchmark": str(world), "benchmark_sha256": benchmark_sha256(world), "split": split,
+            "n_queries": offline["n_queries"], "seed": settings.seed, "test": offline["significance"]["test"],
+            "offline": {"current": offline["models"]["current"], "candidate": offline["models"]["candidate"],
+                        "p_values": p_values},
+            "agent": None if agents is None else {"current": agents["models"]["current"],
+                                                  "candidate": agents["models"]["candidate"],
+                                                  "n_questions": agents["n_questions"]},
+            "agent_skipped": why_not or None}
+
+
+def gate_checks(evaluation: dict[str, Any], trained: bool, validation: str | None, cfg: GateConfig) -> list:
+    offline = evaluation["offline"]
+    checks = offline_checks(offline["current"], offline["candidate"], offline["p_values"][cfg.primary], cfg)
+    checks.append(validation_check(validation, trained, cfg))
+    agent = evaluation.get("agent")
+    checks += agent_checks(agent and agent["current"], agent and agent["candidate"], cfg,
+                           evaluation.get("agent_skipped") or "")
+    return checks
+
+
+# decisions -------------------------------------------------------------------------------------------------------
+
+
+def _reference(champion: Version | None, settings: Settings) -> dict[str, Any]:
+    if champion is None:
+        return {"version": None, "uri": settings.base_model, "spec": settings.base_model,
+                "note": "no champion yet: the candidate must beat the base model (train.base_model)"}
+    return {**champion.brief(), "spec": champion.uri}
+
+
+def promote(spec: str | None, settings: Settings, registry: Registry | None = None, progress: bool = True
+            ) -> dict[str, Any]:
+    """Decide on the candidate; move ``previous``/``champion`` only when every applicable check passes. Returns
+    the decision record (``decision``: promoted | refused | unchanged when it already is the champion)."""
+    registry = registry or Registry(settings.registry)
+    candidate, asked = resolve_candidate(registry, spec, settings.context)
+    champion = registry.by_alias(CHAMPION)
+    base = {"registry": {"name": registry.name, "tracking_uri": redact(registry.client.tracking_uri)},
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "candidate": {**candidate.brief(), "spec": asked, "description": candidate.description}}
+    if champion is not None and champion.version == candidate.version:
+        return {**base, "decision": UNCHANGED, "champion": _reference(champion, settings), "checks": [],
+                "reason": f"version {candidate.version} already is @{CHAMPION}; nothing to decide",
+                "promotion_run_id": candidate.tags.get("promotion.run_id")}
+    reference = _reference(champion, settings)
+    evaluation = evaluate_pair(reference["spec"], candidate.uri, settings, progress)
+    trained, validation = training_facts(registry, candidate)
+    checks = gate_checks(evaluation, trained, validation, settings.gate)
+    decision = PROMOTED if passed(checks) else REFUSED
+    if decision == PROMOTED:
+        registry.promote(candidate, champion)
+    return {**base, "decision": decision, "champion": reference, "gate": dataclasses.asdict(settings.gate),
+            "evaluation": evaluation, "checks": [c.as_dict() for c in checks],
+            "candidate": {**base["candidate"], "trained_by_lrat": trained, "validation": validation},
+            "lineage": candidate.tags, "aliases": registry.aliases()}
+
+
+def rollback(settings: Settings, registry: Registry | None = None) -> dict[str, Any]:
+    """``champion`` back to ``previous``. RegistryError (exit 1 in the CLI) when there is nothing to go back to."""
+    registry = registry or Registry(settings.registry)
+    restored, rolled_back = registry.rollback()
+    return {"registry": {"name": registry.name, "tracking_uri": redact(registry.client.tracking_uri)},
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "decision": ROLLED_BACK,
+            "candidate": {**restored.brief(), "spec": f"@{PREVIOUS}", "description": restored.description},
+            "champion": {**rolled_back.brief(), "spec": rolled_back.uri}, "checks": [],
+            "reason": f"manual rollback: version {rolled_back.version} is no longer @{CHAMPION}; version "
+                      f"{restored.version} (was @{PREVIOUS}) is", "lineage": restored.tags,
+            "aliases": registry.aliases()}
+
+
+__all__ = ["CHALLENGER", "PROMOTED", "REFUSED", "ROLLED_BACK", "UNCHANGED", "Settings", "evaluate_pair", "promote",
+           "rollback", "settings_from_params"]

@@ -1,0 +1,68 @@
+"""What `make run` leaves in the local registry (CI runs `make run` before the tests): a champion whose source run
+carries the held-out metrics, lineage and the logged model, loadable with the README's one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def client():
+    if not (REPO / "mlflow.db").is_file() or not (REPO / "metrics" / "promotion.json").is_file():
+        pytest.skip("no local registry yet: `make run` writes mlflow.db and metrics/promotion.json")
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{REPO / 'mlflow.db'}"
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    return {**env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"}
+
+
+def test_the_pipeline_leaves_a_champion_with_its_lineage(client):
+    champion = client.get_model_version_by_alias("lrat-retriever", "champion")
+    run = client.get_run(champion.run_id)
+    for metric in ("eval.recall_at_10", "eval.ndcg_at_10", "agent_eval.success"):
+        assert 0 < run.data.metrics[metric] <= 1
+    assert run.data.tags["eval.split"] == "test" and len(run.data.tags["eval.benchmark_sha256"]) == 64
+    tags = champion.tags
+    assert len(tags["git.commit"]) == 40 and len(tags["labels.sha256"]) == 64 and len(tags["params.sha256"]) == 64
+    assert {"dvc.runs_md5", "dvc.trajectories_md5", "dvc.labels_md5", "dvc.model_md5"} <= set(tags)
+    assert tags["validation.status"] == "passed" and tags["validation_status"] == "approved"
+    assert "recall@10" in champion.description
+    promotion = client.get_run(tags["promotion.run_id"])
+    assert promotion.data.tags["decision"] == "promoted"
+    record = json.loads((REPO / "metrics" / "promotion.json").read_text())
+    assert record["decision"] in ("promoted", "refused") and record["checks"]
+
+
+def test_the_champion_loads_with_one_line_and_evaluates(client, tmp_path: Path):
+    line = 'mlflow.sentence_transformers.load_model("models:/lrat-retriever@champion")'
+    code = f"import mlflow.sentence_transformers\nmodel = {line}\nprint(model.encode(['a ferry to the island']).shape)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=_env(), capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "(1, 384)"
+    assert line in (REPO / "README.md").read_text()
+
+    out = tmp_path / "eval.json"
+    done = subprocess.run(["lrat", "evaluate", "--model", "champion=models:/lrat-retriever@champion", "--no-agent",
+                           "--out", str(out), "--quiet"], cwd=REPO, env=_env(), capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    scores = json.loads(out.read_text())["models"]["champion"]
+    champion = client.get_model_version_by_alias("lrat-retriever", "champion")
+    assert scores["recall@10"] == pytest.approx(client.get_run(champion.run_id).data.metrics["eval.recall_at_10"],
+                                                abs=1e-4)
