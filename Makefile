@@ -30,7 +30,7 @@ run: install
 	@echo "  trained retriever        models/lrat/                                    run: metrics/train.json"
 	@echo "  held-out evaluation      metrics/eval.json, metrics/agent_eval.json"
 	@echo "  ablation                 metrics/ablation.json, reports/ablation.png"
-	@echo "  registry (MLflow)        models:/lrat-retriever@champion (mlflow.db)       version: metrics/register.json"
+	@echo "  model registry (MLflow)  models:/lrat-retriever@champion in mlflow.db    version: metrics/register.json"
 	@echo "  promotion decision       reports/promotion.md                            result: metrics/promotion.json"
 	@echo "  MLflow runs              $(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db"
 	@echo "  all metrics              $(VENV)/bin/dvc metrics show"

@@ -131,6 +131,9 @@ def lifecycle(root: Path, assets: dict[str, Path]) -> None:
         [registry.client.get_experiment_by_name("lrat-promotion").experiment_id])
     assert sorted(r.data.tags["decision"] for r in decisions) == ["promoted", "promoted", "refused", "refused",
                                                                    "refused", "rolled_back"]
+    # registered versions load through MLflow, yet every weight set encoded the corpus once: tiny, the 2-layer
+    # cut, and the MiniLM (the `good` run and `base` hold the same weights)
+    assert len(list(assets["cache"].glob("*.npy"))) == 3
 
 
 def test_lifecycle_on_the_local_store(tmp_path: Path, assets: dict[str, Path], monkeypatch: pytest.MonkeyPatch):
