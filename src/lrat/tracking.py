@@ -20,12 +20,20 @@ def tracking_uri(root: Path | None = None) -> str:
     return f"sqlite:///{(root or Path.cwd()).resolve() / DEFAULT_DB}"
 
 
-def use_experiment(name: str, root: Path | None = None) -> str:
-    """Point MLflow at the store and the experiment, creating it with its artifacts beside the local store."""
+def use_store(root: Path | None = None) -> str:
+    """Point MLflow at the project's store (``tracking_uri``) and return its URI."""
     import mlflow
 
     uri = tracking_uri(root)
     mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def use_experiment(name: str, root: Path | None = None) -> str:
+    """Point MLflow at the store and the experiment, creating it with its artifacts beside the local store."""
+    import mlflow
+
+    uri = use_store(root)
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is None:
         location = None

@@ -53,7 +53,7 @@ def log_to_training_runs(models: dict[str, str], offline: dict[str, Any], agents
         return
     import mlflow
 
-    from lrat.tracking import tracking_uri
+    from lrat.tracking import use_store
 
     questions = questions or {}
     if canonical:
@@ -64,7 +64,7 @@ def log_to_training_runs(models: dict[str, str], offline: dict[str, Any], agents
         prefix = f"other_eval.{_mlflow_name(bench)}.{_mlflow_name(str(offline.get('split', 'split')))}."
         agent_prefix = prefix + "agent."
         tags = {}
-    mlflow.set_tracking_uri(tracking_uri())
+    use_store()
     for name, run_id in runs.items():
         values = {f"{prefix}{k.replace('@', '_at_')}": float(v) for k, v in offline["models"][name].items()}
         if agents is not None:

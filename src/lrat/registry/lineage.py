@@ -25,9 +25,8 @@ DVC_TAGS = {
 def dir_md5(path: Path) -> str:
     """DVC 3's hash of a directory output (md5 of its sorted ``{md5, relpath}`` listing, plus ``.dir``), so a
     dvc.lock entry can be checked against the folder actually registered."""
-    entries = [{"md5": file_digest(p, "md5"), "relpath": p.relative_to(path).as_posix()}
-               for p in sorted(path.rglob("*")) if p.is_file()]
-    entries.sort(key=lambda e: e["relpath"])
+    entries = sorted(({"md5": file_digest(p, "md5"), "relpath": p.relative_to(path).as_posix()}
+                      for p in path.rglob("*") if p.is_file()), key=lambda e: e["relpath"])
     return hashlib.md5(json.dumps(entries, sort_keys=True).encode(), usedforsecurity=False).hexdigest() + ".dir"
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from lrat.registry.candidates import Context, resolve_candidate, training_facts
 from lrat.registry.gate import GateConfig, agent_checks, offline_checks, passed, validation_check
-from lrat.registry.store import CHALLENGER, CHAMPION, PREVIOUS, Registry, Version, redact
+from lrat.registry.store import CHAMPION, PREVIOUS, Registry, Version, redact
 
 PROMOTED, REFUSED, ROLLED_BACK, UNCHANGED = "promoted", "refused", "rolled_back", "unchanged"
 
@@ -162,7 +162,3 @@ def rollback(settings: Settings, registry: Registry | None = None) -> dict[str, 
             "reason": f"manual rollback: version {rolled_back.version} is no longer @{CHAMPION}; version "
                       f"{restored.version} (was @{PREVIOUS}) is", "lineage": restored.tags,
             "aliases": registry.aliases()}
-
-
-__all__ = ["CHALLENGER", "PROMOTED", "REFUSED", "ROLLED_BACK", "UNCHANGED", "Settings", "evaluate_pair", "promote",
-           "rollback", "settings_from_params"]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lrat.io import atomic_open, write_json
+from lrat.registry.gate import check_name
 from lrat.registry.store import Registry
 
 TITLES = {"promoted": "PROMOTED", "refused": "REFUSED", "rolled_back": "ROLLED BACK"}
@@ -88,10 +89,6 @@ def render(record: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _mlflow_key(text: str) -> str:
-    return text.replace("@", "_at_")
-
-
 def log_decision(record: dict[str, Any], experiment: str, registry: Registry, root: Path) -> str:
     """One MLflow run per decision; returns its id. A promoted version gets ``promotion.run_id`` and
     ``validation_status=approved`` tags pointing back at it."""
@@ -109,7 +106,7 @@ def log_decision(record: dict[str, Any], experiment: str, registry: Registry, ro
         mlflow.log_params({"candidate.spec": str(cand.get("spec")), "champion.spec": str(champ.get("spec"))})
         metrics: dict[str, float] = {}
         for check in record.get("checks") or []:
-            key = _mlflow_key(f"check.{check['name']}")
+            key = check_name(f"check.{check['name']}")
             if isinstance(check["observed"], int | float) and not isinstance(check["observed"], bool):
                 metrics[key] = float(check["observed"])
             if check["passed"] is not None:
@@ -117,7 +114,7 @@ def log_decision(record: dict[str, Any], experiment: str, registry: Registry, ro
         evaluation = record.get("evaluation") or {}
         for side in ("current", "candidate"):
             for metric, value in ((evaluation.get("offline") or {}).get(side) or {}).items():
-                metrics[_mlflow_key(f"{side}.{metric}")] = float(value)
+                metrics[check_name(f"{side}.{metric}")] = float(value)
             for metric, value in ((evaluation.get("agent") or {}).get(side) or {}).items():
                 metrics[f"{side}.agent.{metric}"] = float(value)
         if metrics:

@@ -55,34 +55,34 @@ class Registry:
 
     def __init__(self, name: str, client: Any = None) -> None:
         if client is None:
-            import mlflow
             from mlflow import MlflowClient
 
-            from lrat.tracking import tracking_uri
+            from lrat.tracking import use_store
 
-            uri = tracking_uri()
-            mlflow.set_tracking_uri(uri)
+            uri = use_store()
             client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         self.name, self.client = name, client
 
     # reading -----------------------------------------------------------------------------------------------------
 
-    def exists(self) -> bool:
+    def _model(self) -> Any | None:
+        """The registered model, or None before its first version."""
         from mlflow.exceptions import MlflowException
 
         try:
-            self.client.get_registered_model(self.name)
+            return self.client.get_registered_model(self.name)
         except MlflowException as exc:
             if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-                return False
+                return None
             raise
-        return True
+
+    def exists(self) -> bool:
+        return self._model() is not None
 
     def aliases(self) -> dict[str, str]:
         """alias → version; empty when the model is not registered yet."""
-        if not self.exists():
-            return {}
-        return {a: str(v) for a, v in (self.client.get_registered_model(self.name).aliases or {}).items()}
+        model = self._model()
+        return {} if model is None else {a: str(v) for a, v in (model.aliases or {}).items()}
 
     def get(self, version: str) -> Version:
         from mlflow.exceptions import MlflowException

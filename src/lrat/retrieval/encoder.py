@@ -35,9 +35,9 @@ def load_model(spec: str, device: str = "cpu") -> SentenceTransformer:
     if is_mlflow_uri(spec):
         import mlflow.sentence_transformers
 
-        from lrat.tracking import tracking_uri
+        from lrat.tracking import use_store
 
-        mlflow.set_tracking_uri(tracking_uri())  # the project's store unless $MLFLOW_TRACKING_URI names another
+        use_store()  # the project's store unless $MLFLOW_TRACKING_URI names another
         return mlflow.sentence_transformers.load_model(spec)
     path = Path(model_path(spec))
     if not path.is_dir():
@@ -54,9 +54,9 @@ def materialize(spec: str, dst: Path) -> str:
         return spec
     import mlflow
 
-    from lrat.tracking import tracking_uri
+    from lrat.tracking import use_store
 
-    mlflow.set_tracking_uri(tracking_uri())
+    use_store()
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=spec, dst_path=str(dst)))
     inner = local / "model.sentence_transformer"  # the sentence_transformers flavor's data folder
     return str(inner if inner.is_dir() else local)
