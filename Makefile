@@ -32,8 +32,13 @@ run: install
 	@echo "  ablation                 metrics/ablation.json, reports/ablation.png"
 	@echo "  model registry (MLflow)  models:/lrat-retriever@champion in mlflow.db    version: metrics/register.json"
 	@echo "  promotion decision       reports/promotion.md                            result: metrics/promotion.json"
+	@echo "  champion's FAISS index   models/index/ (index.faiss, docids.json, manifest.json)"
+	@echo "  retrieval service        bento in .bentoml/                              record: metrics/bento.json"
 	@echo "  MLflow runs              $(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db"
 	@echo "  all metrics              $(VENV)/bin/dvc metrics show"
+	@echo ""
+	@echo "Serve the champion (POST /search, /search_batch, /get_document on http://127.0.0.1:3000):"
+	@echo "  $(VENV)/bin/lrat serve"
 
 test: install
 	$(VENV)/bin/pytest -m "slow or not slow"
@@ -55,6 +60,7 @@ bench: install
 	$(PY) benches/bench_judge.py
 	$(PY) benches/bench_encode.py --n 1000 --repeats 3
 	$(PY) benches/bench_loss.py
+	$(PY) benches/bench_serve.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

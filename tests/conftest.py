@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,9 @@ import pytest
 from lrat._offline import apply_offline_defaults
 
 apply_offline_defaults()
+# BentoML reads its home once, at import: tests build models and bentos in a scratch store, never in the
+# repository's .bentoml/ (test_lifecycle reads that one through a subprocess).
+os.environ["BENTOML_HOME"] = tempfile.mkdtemp(prefix="lrat-test-bentoml-")
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures" / "lrat-official-trajectories"

@@ -66,3 +66,43 @@ def test_the_champion_loads_with_one_line_and_evaluates(client, tmp_path: Path):
     champion = client.get_model_version_by_alias("lrat-retriever", "champion")
     assert scores["recall@10"] == pytest.approx(client.get_run(champion.run_id).data.metrics["eval.recall_at_10"],
                                                 abs=1e-4)
+
+
+def _post(url: str, body: dict) -> dict:
+    import urllib.request
+
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        return json.loads(answer.read())
+
+
+def test_make_run_ends_with_a_bento_that_lrat_serve_serves(client, tmp_path: Path):
+    if not (REPO / "metrics" / "bento.json").is_file():
+        pytest.skip("no bento yet: `make run` writes metrics/bento.json")
+    from lrat.serving.process import free_port, stop, wait_ready
+
+    built = json.loads((REPO / "metrics" / "bento.json").read_text())
+    champion = client.get_model_version_by_alias("lrat-retriever", "champion")
+    manifest = json.loads((REPO / "models" / "index" / "manifest.json").read_text())
+    assert (manifest["model"]["name"], manifest["model"]["version"]) == ("lrat-retriever", str(champion.version))
+    assert built["served_model"] == {"name": "lrat-retriever", "version": str(champion.version)}
+
+    port, log = free_port(), tmp_path / "serve.log"
+    env = {**_env(), "BENTOML_HOME": str(REPO / ".bentoml")}  # the repository's store, where `make run` built it
+    with log.open("w") as sink:
+        proc = subprocess.Popen(["lrat", "serve", "--port", str(port)], cwd=REPO, env=env, stdout=sink,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, proc, 180, log)
+        assert f"bento {built['bento']} serves lrat-retriever version {champion.version}" in log.read_text()
+        served = {"name": "lrat-retriever", "version": str(champion.version)}
+        one = _post(f"{url}/search", {"query": "a ferry to the island", "k": 5})
+        assert one["model"] == served and [r["rank"] for r in one["results"]] == [1, 2, 3, 4, 5]
+        batch = _post(f"{url}/search_batch", {"queries": ["a ferry to the island", "museum founder"], "k": 3})
+        assert batch["model"] == served and batch["results"][0] == one["results"][:3]
+        doc = _post(f"{url}/get_document", {"docid": one["results"][0]["docid"]})
+        assert doc["docid"] == one["results"][0]["docid"] and doc["text"]
+    finally:
+        assert stop(proc) is not None

@@ -35,6 +35,7 @@ from lrat.evaluation.command import evaluate_command  # noqa: E402
 from lrat.ingest.command import ingest_command  # noqa: E402
 from lrat.mining.command import mine_command  # noqa: E402
 from lrat.registry.command import promote_command, register_command  # noqa: E402
+from lrat.serving.command import bento_command, index_command, serve_command  # noqa: E402
 from lrat.simulate.command import simulate_app  # noqa: E402
 from lrat.training.command import ablation_command, train_command  # noqa: E402
 from lrat.validation.command import validate_command  # noqa: E402
@@ -49,6 +50,9 @@ app.command("evaluate")(evaluate_command)
 app.command("ablation")(ablation_command)
 app.command("register")(register_command)
 app.command("promote")(promote_command)
+app.command("index")(index_command)
+app.command("bento")(bento_command)
+app.command("serve")(serve_command)
 
 
 def main() -> None:

@@ -38,6 +38,18 @@ def read_corpus(path: Path) -> tuple[list[str], list[str]]:
     return docids, texts
 
 
+def search_depth(ntotal: int, k: int) -> int:
+    """How deep to ask FAISS for a top-``k``: a few extra rows so ties at rank ``k`` are broken by corpus order."""
+    return min(ntotal, k + 8)
+
+
+def ranked(scores: np.ndarray, ids: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """One FAISS result row as ``(corpus index, score)``, best first; scores rounded to 5 decimals and ties broken
+    by corpus order, so the same model and index rank the same way in every process (and behind the service)."""
+    order = sorted((-round(float(s), 5), int(i)) for s, i in zip(scores, ids, strict=True) if i >= 0)
+    return [(i, -s) for s, i in order[:k]]
+
+
 class LocalRetriever:
     """Exact search (IndexFlatIP on normalised vectors = cosine); ties break by corpus order, so runs repeat."""
 
@@ -95,13 +107,9 @@ class LocalRetriever:
     def search_batch(self, queries: list[str], k: int = 10) -> list[list[Hit]]:
         if not queries:
             return []
-        depth = min(self.index.ntotal, k + 8)
-        scores, ids = self.index.search(self.encode_queries(queries), depth)
-        out = []
-        for row_scores, row_ids in zip(scores, ids, strict=True):
-            ranked = sorted((-round(float(s), 5), int(i)) for s, i in zip(row_scores, row_ids, strict=True) if i >= 0)
-            out.append([Hit(self.docids[i], -s) for s, i in ranked[:k]])
-        return out
+        scores, ids = self.index.search(self.encode_queries(queries), search_depth(self.index.ntotal, k))
+        return [[Hit(self.docids[i], s) for i, s in ranked(row_scores, row_ids, k)]
+                for row_scores, row_ids in zip(scores, ids, strict=True)]
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
         return self.search_batch([query], k)[0]

@@ -1,0 +1,110 @@
+"""From "serve this model" to a bento: reuse a current one, else index (reusing a matching index folder), import
+the BentoML model and build. `lrat bento` (the DVC stage) and `lrat serve` share this."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lrat.io import file_sha256
+from lrat.serving.index import build_index, read_manifest
+from lrat.serving.models import ModelRef, resolve_model
+from lrat.serving.settings import IndexSettings, ServeArgs
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a bento is made from, besides the model: corpus, index shape, prefixes, limits; all from params."""
+
+    root: Path
+    registry: str
+    corpus: Path
+    queries: Path | None
+    index: IndexSettings
+    serve: ServeArgs
+    cache_dir: Path | None
+    query_prefix: str = ""
+    doc_prefix: str = ""
+
+    @property
+    def prefixes(self) -> dict[str, str]:
+        return {"query": self.query_prefix, "doc": self.doc_prefix}
+
+
+def inputs_from_params(values: dict[str, Any], params: Path, corpus: Path | None = None,
+                       queries: Path | None = None, root: Path | None = None) -> Inputs:
+    from lrat.params import section
+    from lrat.serving.settings import index_settings, serve_args
+
+    data, retrieval = section(values, "data", params), section(values, "retrieval", params)
+    cache = retrieval.get("cache_dir", ".cache/embeddings")
+    query_file = queries or (Path(data["queries"]) if data.get("queries") else None)
+    return Inputs(
+        root=(root or Path.cwd()).resolve(),
+        registry=str(section(values, "registry", params).get("name") or "lrat-retriever"),
+        corpus=Path(corpus or data.get("corpus") or "data/world/corpus.jsonl"),
+        queries=query_file,
+        index=index_settings(section(values, "index", params)),
+        serve=serve_args(section(values, "serve", params), "unset"),
+        cache_dir=Path(cache) if cache else None,
+        query_prefix=str(retrieval.get("query_prefix") or ""),
+        doc_prefix=str(retrieval.get("doc_prefix") or ""),
+    )
+
+
+def matches(manifest: dict[str, Any], ref: ModelRef, corpus_sha256: str, inputs: Inputs) -> bool:
+    """An existing index folder is this model's index over this corpus, with this shape."""
+    return (manifest["model"]["source_key"] == ref.source_key and manifest["corpus"]["sha256"] == corpus_sha256
+            and manifest["index"]["type"] == inputs.index.type
+            and manifest["index"]["params"] == inputs.index.search_params()
+            and manifest["prefixes"] == inputs.prefixes)
+
+
+def index_for(ref: ModelRef, inputs: Inputs, reuse: Path | None, progress: bool) -> Path:
+    """A current index for ``ref``: ``reuse`` when it matches, else one built under ``.cache/index``."""
+    corpus_sha = file_sha256(inputs.corpus)
+    if reuse is not None and (reuse / "manifest.json").is_file() and matches(read_manifest(reuse), ref, corpus_sha,
+                                                                              inputs):
+        return reuse
+    digest = hashlib.sha256(f"{ref.source_key}|{corpus_sha}|{inputs.index}|{inputs.prefixes}".encode())
+    out = inputs.root / ".cache" / "index" / digest.hexdigest()[:16]
+    if (out / "manifest.json").is_file() and matches(read_manifest(out), ref, corpus_sha, inputs):
+        return out
+    build_index(ref, inputs.corpus, out, inputs.index, inputs.cache_dir, inputs.queries, inputs.query_prefix,
+                inputs.doc_prefix, progress)
+    return out
+
+
+def package(index_dir: Path, inputs: Inputs, model: str | None = None) -> dict[str, Any]:
+    """BentoML model + bento for an index folder (with ``model``, which must be the one that built it); the record
+    `lrat bento` writes."""
+    from lrat.serving.package import build_bento, import_model
+
+    manifest = read_manifest(index_dir)
+    folder = resolve_model(model, inputs.registry).path if model else None
+    model_tag, model_created = import_model(index_dir, model=folder, label=model)
+    bento_tag, bento_created = build_bento(model_tag, inputs.serve, inputs.root, manifest)
+    built = manifest["model"]
+    return {"bento": bento_tag, "bento_created": bento_created, "bentoml_model": model_tag,
+            "bentoml_model_created": model_created,
+            "served_model": {"name": built["name"], "version": built.get("version") or built["source_key"]},
+            "model_uri": built.get("uri"), "fingerprint": built["fingerprint"],
+            "index": {"folder": str(index_dir), "type": manifest["index"]["type"],
+                      "recall_at_10_vs_exact": manifest.get("recall_at_10_vs_exact")},
+            "corpus_sha256": manifest["corpus"]["sha256"]}
+
+
+def ensure_bento(spec: str | None, inputs: Inputs, reuse_index: Path | None = None, progress: bool = True
+                 ) -> dict[str, Any]:
+    """The bento for ``spec`` (default @champion): an existing current one, or built now."""
+    from lrat.serving.package import bento_key, find_bento
+
+    ref = resolve_model(spec, inputs.registry)
+    key = bento_key(ref.source_key, file_sha256(inputs.corpus), inputs.index.type, inputs.index.search_params(),
+                    inputs.prefixes, inputs.serve, inputs.root)
+    found = find_bento(key)
+    if found is not None:
+        return {"bento": found, "bento_created": False, "served_model": ref.served_as, "model_uri": ref.uri}
+    return package(index_for(ref, inputs, reuse_index, progress), inputs)

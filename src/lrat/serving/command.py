@@ -1,0 +1,170 @@
+"""The ``lrat index``, ``lrat bento`` and ``lrat serve`` commands; torch, faiss and bentoml load only inside."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lrat.params import read_params
+
+PARAMS_HELP = "params.yaml: `index:`, `serve:`, `data:` (corpus, queries), `retrieval:`, `registry:`."
+
+
+@contextmanager
+def serving_errors() -> Iterator[None]:
+    """Usage errors (a missing champion, an index paired with another model, bad settings): one line, exit 2."""
+    from lrat.registry.store import RegistryError
+
+    try:
+        yield
+    except (RegistryError, ValueError, FileNotFoundError) as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _quiet(quiet: bool) -> None:
+    if quiet:
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+def index_command(
+    model: Annotated[str | None, typer.Option("--model", help="The model whose vectors fill the index: "
+                                              "models:/NAME@ALIAS, models:/NAME/N, 'base' or a model folder. "
+                                              "[default: models:/lrat-retriever@champion]",
+                                              show_default=False)] = None,
+    corpus: Annotated[Path | None, typer.Option("--corpus", help="JSONL corpus {docid, title?, text}. "
+                                                "[default: params data.corpus]", show_default=False)] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for index.faiss, docids.json and manifest.json.")] = (
+        Path("models/index")
+    ),
+    queries: Annotated[Path | None, typer.Option("--queries", help="queries.tsv for measuring an approximate "
+                                                 "index against exact search (its split from splits.json beside "
+                                                 "it). [default: params data.queries]", show_default=False)] = None,
+    params: Annotated[Path, typer.Option(help=PARAMS_HELP)] = Path("params.yaml"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Encode the corpus with one model (through the cached encoding path: a corpus the model encoded before is
+    not encoded again) into a FAISS index: exact IndexFlatIP by default, HNSW or IVF per params.yaml `index:`.
+
+    The manifest names the model (registry name and version, or the folder and a hash of its files, plus a hash
+    of its weights), the corpus SHA-256, the dimension, the index type and, for HNSW/IVF, recall@10 against exact
+    search on held-out queries. The service refuses to pair an index with any other model. Exit 2 on usage errors
+    (no @champion yet, a missing corpus).
+    """
+    _quiet(quiet)
+    with serving_errors():
+        from lrat.serving.bundle import inputs_from_params
+        from lrat.serving.index import build_index
+        from lrat.serving.models import resolve_model
+
+        inputs = inputs_from_params(read_params(params), params, corpus, queries)
+        ref = resolve_model(model, inputs.registry)
+        manifest = build_index(ref, inputs.corpus, out, inputs.index, inputs.cache_dir, inputs.queries,
+                               inputs.query_prefix, inputs.doc_prefix, progress=not quiet)
+    recall = manifest["recall_at_10_vs_exact"]
+    who = f"{ref.name} version {ref.version}" if ref.version else f"{ref.name} ({ref.source_key})"
+    typer.echo(f"indexed {manifest['corpus']['n_docs']} documents with {who}: {manifest['index']['faiss']} "
+               f"(dim {manifest['dim']}, recall@10 vs exact {recall}) in {out}", err=True)
+
+
+def bento_command(
+    index: Annotated[Path, typer.Option("--index", help="An index folder written by `lrat index`.")] = (
+        Path("models/index")
+    ),
+    model: Annotated[str | None, typer.Option("--model", help="The model to package with the index: it must be "
+                                              "the one that built it (checked against the weights hash in the "
+                                              "manifest). [default: the model the manifest names]",
+                                              show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Where to write the bento's record as JSON.")] = (
+        Path("metrics/bento.json")
+    ),
+    params: Annotated[Path, typer.Option(help=PARAMS_HELP)] = Path("params.yaml"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+) -> None:
+    """Package the index with the model that built it as one BentoML model (encoder, FAISS index, docid map,
+    documents) and build the bento from bentofile.yaml, with params.yaml `serve:` as its arguments.
+
+    Both are reused when nothing they are made of changed. The store is .bentoml/ here unless $BENTOML_HOME says
+    otherwise. Exit 2 when the index's model or corpus cannot be found or is not the one it was built with.
+    """
+    from lrat.io import write_json
+    from lrat.serving.settings import bentoml_home
+
+    bentoml_home()
+    _quiet(quiet)
+    with serving_errors():
+        from lrat.serving.bundle import inputs_from_params, package
+
+        record = package(index, inputs_from_params(read_params(params), params), model)
+    record["serve_command"] = "lrat serve"
+    if out is not None:
+        write_json(out, record)
+    if not quiet:
+        verb = "built" if record["bento_created"] else "reused"
+        typer.echo(f"{verb} bento {record['bento']} serving {record['served_model']['name']} version "
+                   f"{record['served_model']['version']}; run: lrat serve", err=True)
+
+
+def serve_command(
+    host: Annotated[str | None, typer.Option("--host", help="Interface to listen on. [default: params serve.host, "
+                                             "127.0.0.1]", show_default=False)] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port. [default: params serve.port, 3000]",
+                                             show_default=False)] = None,
+    model: Annotated[str | None, typer.Option("--model", help="What to serve: models:/NAME@ALIAS, "
+                                              "models:/NAME/N, 'base' or a model folder. [default: "
+                                              "models:/lrat-retriever@champion]", show_default=False)] = None,
+    index: Annotated[Path, typer.Option("--index", help="An index folder to reuse when it was built for this "
+                                        "model, corpus and index settings (else one is built).")] = (
+        Path("models/index")
+    ),
+    build_only: Annotated[bool, typer.Option("--build-only", help="Make sure the bento exists and print its tag; "
+                                             "do not serve.")] = False,
+    params: Annotated[Path, typer.Option(help=PARAMS_HELP)] = Path("params.yaml"),
+) -> None:
+    """Serve the champion (or --model) over HTTP with BentoML: POST /search, /search_batch, /get_document, plus
+    /readyz, /livez and /metrics.
+
+    The bento is reused when one was built for the same registry version (or model files), corpus, index
+    settings, serve limits and service code; otherwise it is indexed, packaged and built first. Every search
+    answer names the registry version it was ranked by. Stops on Ctrl-C / SIGTERM.
+    """
+    from lrat.serving.settings import bentoml_home
+
+    home = bentoml_home()
+    with serving_errors():
+        from lrat.params import section
+        from lrat.serving.bundle import ensure_bento, inputs_from_params
+
+        values = read_params(params)
+        serve = section(values, "serve", params)
+        record = ensure_bento(model, inputs_from_params(values, params), index)
+    host = host or str(serve.get("host") or "127.0.0.1")
+    port = port or int(serve.get("port") or 3000)
+    served = record["served_model"]
+    typer.echo(f"bento {record['bento']} serves {served['name']} version {served['version']}", err=True)
+    if build_only:
+        typer.echo(record["bento"])
+        return
+    typer.echo(f"serving on http://{host}:{port} (POST /search, /search_batch, /get_document)", err=True)
+    sys.stderr.flush()
+    from lrat.serving.process import bentoml_exe
+
+    exe = bentoml_exe()
+    os.execve(exe, [exe, "serve", record["bento"], "--host", host, "--port", str(port)],
+              {**os.environ, "BENTOML_HOME": home})
+
+
+def bento_info(tag: str) -> dict:
+    """The bento's labels and arguments (for reports and tests)."""
+    import bentoml
+
+    bento = bentoml.bentos.get(tag)
+    return json.loads(json.dumps({"tag": str(bento.tag), "labels": bento.info.labels, "args": bento.info.args}))

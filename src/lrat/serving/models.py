@@ -1,0 +1,83 @@
+"""Which model an index or a service is for: a registry version (name + number, immutable), or a folder / the
+base model (known by a hash of its files). MLflow versions are downloaded once into ``.cache/models``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from lrat.retrieval.encoder import BASE, is_mlflow_uri, materialize, model_path
+
+CHAMPION_URI = "models:/{name}@champion"
+_MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[\w-]+))$")
+_COMPLETE = ".lrat-complete"
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    spec: str                 # what the user named
+    name: str                 # registry name, or "base" / the folder
+    version: str | None       # registry version; None outside the registry
+    uri: str | None           # pinned MLflow URI (models:/NAME/N), or None
+    path: str                 # a local sentence-transformers folder
+    source_key: str           # "NAME/N" for a registry version, "files-<md5>" for a folder
+    run_id: str | None = None
+
+    @property
+    def served_as(self) -> dict[str, str]:
+        """What every search answer names: the registry version, or the folder and its file hash."""
+        return {"name": self.name, "version": self.version or self.source_key}
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _files_key(folder: Path) -> str:
+    from lrat.registry.lineage import dir_md5
+
+    return "files-" + dir_md5(folder).removesuffix(".dir")[:16]
+
+
+def _download(uri: str, name: str, version: str, cache: Path) -> str:
+    """The version's sentence-transformers folder, downloaded once (a registry version never changes)."""
+    dst = cache / name / version
+    marker = dst / _COMPLETE
+    if marker.is_file():
+        return marker.read_text(encoding="utf-8").strip()
+    import shutil
+
+    shutil.rmtree(dst, ignore_errors=True)
+    local = materialize(uri, dst)
+    marker.write_text(local, encoding="utf-8")
+    return local
+
+
+def resolve_model(spec: str | None, registry_name: str, cache: Path = Path(".cache/models")) -> ModelRef:
+    """``None`` → the registry's @champion; ``models:/NAME@ALIAS`` and ``models:/NAME/N`` are pinned to a version;
+    ``base`` and folders stay as they are. A missing alias or folder is a ValueError saying what to do."""
+    spec = spec or CHAMPION_URI.format(name=registry_name)
+    if match := _MODELS_URI.match(spec):
+        from lrat.registry.store import Registry
+
+        registry = Registry(match["name"])
+        if match["alias"]:
+            found = registry.by_alias(match["alias"])
+            if found is None:
+                hint = (" (run `lrat promote` first, or name a model with --model)"
+                        if match["alias"] == "champion" else "")
+                raise ValueError(f"{match['name']} has no @{match['alias']}{hint}")
+        else:
+            found = registry.get(match["version"])
+        path = _download(found.uri, found.name, found.version, cache)
+        return ModelRef(spec, found.name, found.version, found.uri, path, f"{found.name}/{found.version}",
+                        found.run_id)
+    if is_mlflow_uri(spec):
+        raise ValueError(f"--model {spec!r}: name a registry version (models:/NAME/N or models:/NAME@ALIAS), "
+                         "'base' or a model folder")
+    folder = Path(model_path(spec))
+    if not folder.is_dir():
+        raise ValueError(f"--model {spec!r}: not 'base', a registry URI (models:/...) or a model folder")
+    name = BASE if spec == BASE else str(Path(spec))
+    return ModelRef(spec, name, None, None, str(folder), _files_key(folder))

@@ -1,0 +1,155 @@
+"""`lrat bento`: an index and its model as one BentoML model (encoder, index, documents), and the bento that serves
+it. Both are keyed by what they contain, so running the stage again reuses them and a change rebuilds them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from lrat.io import file_sha256
+from lrat.serving.engine import DOCUMENTS, ENCODER_DIR, INDEX_DIR
+from lrat.serving.index import DOCIDS_FILE, INDEX_FILE, MANIFEST_FILE, IndexMismatch, check_pairing, read_manifest
+from lrat.serving.settings import BENTO_NAME, MODEL_NAME, ServeArgs
+
+KEY_LABEL = "lrat-key"  # label on BentoML models and bentos: a digest of what they were made from
+CODE_GLOBS = ("lrat/serving/*.py", "lrat/retrieval/*.py", "lrat/__init__.py", "lrat/_offline.py", "lrat/io.py")
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def code_digest(src: Path) -> str:
+    """The service's code as the bento carries it: a change rebuilds the bento."""
+    digest = hashlib.sha256()
+    for pattern in CODE_GLOBS:
+        for path in sorted(src.glob(pattern)):
+            digest.update(path.relative_to(src).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def model_key(manifest: dict[str, Any]) -> str:
+    return _digest(manifest["model"]["source_key"], manifest["model"]["fingerprint"], manifest["corpus"]["sha256"],
+                   manifest["index"]["sha256"], manifest["prefixes"])
+
+
+def bento_key(source_key: str, corpus_sha256: str, index_type: str, index_params: dict[str, Any],
+              prefixes: dict[str, str], args: ServeArgs, root: Path) -> str:
+    """What a bento is made from, computable before anything is built (so `lrat serve` finds a current bento
+    without loading a model): the model version or files, corpus, index shape, serve arguments, code."""
+    return _digest(source_key, corpus_sha256, index_type, index_params, prefixes,
+                   args.model_dump(exclude={"model"}), code_digest(root / "src"), file_sha256(root / "bentofile.yaml"))
+
+
+def find_bento(key: str) -> str | None:
+    found = _find(_listed("bento", BENTO_NAME), key)
+    return None if found is None else str(found.tag)
+
+
+def _listed(kind: str, name: str) -> list[Any]:
+    """The store's models or bentos called ``name``; none yet is an empty list, not BentoML's NotFound."""
+    import bentoml
+    from bentoml.exceptions import NotFound
+
+    try:
+        return bentoml.models.list(name) if kind == "model" else bentoml.bentos.list(name)
+    except NotFound:
+        return []
+
+
+def _find(items: list[Any], key: str) -> Any | None:
+    for item in sorted(items, key=lambda i: i.creation_time, reverse=True):
+        if item.info.labels.get(KEY_LABEL) == key:
+            return item
+    return None
+
+
+def bento_models(bento: Any) -> set[str]:
+    """Tags of the BentoML models a bento serves (new-style services list them per service)."""
+    tags = {str(m.tag) for m in bento.info.models}
+    for service in bento.info.services or []:
+        tags |= {str(m.tag) for m in service.models}
+    return tags
+
+
+def _model_folder(manifest: dict[str, Any]) -> str:
+    """The model the index was built with: its local folder, or the registry version downloaded again."""
+    built = manifest["model"]
+    if Path(built["path"]).is_dir():
+        return str(built["path"])
+    if built.get("uri"):
+        from lrat.serving.models import resolve_model
+
+        return resolve_model(built["uri"], built["name"]).path
+    raise FileNotFoundError(f"the index's model folder {built['path']} is gone and it is not a registry version")
+
+
+def import_model(index_dir: Path, model: str | None = None, corpus: Path | None = None, label: str | None = None
+                 ) -> tuple[str, bool]:
+    """The BentoML model for ``index_dir`` (and the model that built it, or ``model`` which must be that one):
+    ``(tag, created)``. Raises IndexMismatch when the model or corpus is not the index's own."""
+    import bentoml
+
+    from lrat.retrieval.encoder import fingerprint, load_model
+
+    manifest = read_manifest(index_dir)
+    if corpus is not None:
+        _check_corpus(Path(corpus), manifest, index_dir)
+    key = model_key(manifest)
+    existing = _find(_listed("model", MODEL_NAME), key) if model is None else None
+    if existing is not None:
+        return str(existing.tag), False
+    folder = model or _model_folder(manifest)
+    encoder = load_model(folder)
+    check_pairing(manifest, fingerprint(encoder), f"--model {label or model}" if model else str(index_dir))
+    corpus = Path(corpus or manifest["corpus"]["path"])
+    _check_corpus(corpus, manifest, index_dir)
+    existing = _find(_listed("model", MODEL_NAME), key)
+    if existing is not None:
+        return str(existing.tag), False
+    built = manifest["model"]
+    labels = {KEY_LABEL: key, "registry-name": _label(built["name"]),
+              "registry-version": str(built.get("version") or "none"), "fingerprint": built["fingerprint"]}
+    metadata = {"manifest": json.dumps(manifest, sort_keys=True)}  # metadata values must be plain, not None
+    with bentoml.models.create(MODEL_NAME, labels=labels, metadata=metadata) as bento_model:
+        root = Path(bento_model.path)
+        shutil.copytree(folder, root / ENCODER_DIR, ignore=shutil.ignore_patterns(".lrat-complete", "checkpoint-*"))
+        (root / INDEX_DIR).mkdir()
+        for name in (INDEX_FILE, DOCIDS_FILE, MANIFEST_FILE):
+            shutil.copy2(index_dir / name, root / INDEX_DIR / name)
+        shutil.copy2(corpus, root / DOCUMENTS)
+    return str(bento_model.tag), True
+
+
+def _check_corpus(corpus: Path, manifest: dict[str, Any], index_dir: Path) -> None:
+    if not corpus.is_file() or file_sha256(corpus) != manifest["corpus"]["sha256"]:
+        raise IndexMismatch(f"{corpus}: not the corpus {index_dir} was built from (SHA-256 "
+                            f"{manifest['corpus']['sha256'][:12]}…): rebuild the index with `lrat index`")
+
+
+def _label(value: str) -> str:
+    """BentoML labels are short identifiers: a folder path becomes its last part."""
+    return Path(value).name[:60] or "model"
+
+
+def build_bento(model_tag: str, args: ServeArgs, root: Path, manifest: dict[str, Any]) -> tuple[str, bool]:
+    """The bento serving ``model_tag`` with ``args``, built from ``bentofile.yaml`` over ``src/`` (so the bento
+    carries the lrat package itself): ``(tag, created)``; an identical one is reused."""
+    import bentoml
+
+    built, index = manifest["model"], manifest["index"]
+    key = bento_key(built["source_key"], manifest["corpus"]["sha256"], index["type"], index["params"],
+                    manifest["prefixes"], args, root)
+    existing = _find(_listed("bento", BENTO_NAME), key)
+    if existing is not None and model_tag in bento_models(existing):
+        return str(existing.tag), False
+    labels = {KEY_LABEL: key, "model": model_tag.replace(":", "-"), "registry-name": _label(built["name"]),
+              "registry-version": str(built.get("version") or "none"), "fingerprint": built["fingerprint"]}
+    args = args.model_copy(update={"model": model_tag})
+    bento = bentoml.bentos.build_bentofile(str(root / "bentofile.yaml"), build_ctx=str(root / "src"),
+                                           name=BENTO_NAME, labels=labels, args=args.model_dump())
+    return str(bento.tag), True
