@@ -40,9 +40,10 @@ def _files_key(folder: Path) -> str:
     return "files-" + dir_md5(folder).removesuffix(".dir")[:16]
 
 
-def _download(uri: str, name: str, version: str, cache: Path) -> str:
-    """The version's sentence-transformers folder, downloaded once (a registry version never changes)."""
-    dst = cache / name / version
+def _download(uri: str, name: str, version: str, run_id: str | None, cache: Path) -> str:
+    """The version's sentence-transformers folder, downloaded once (a registry version never changes; the run id
+    keeps a new store's "version 1" from reading an old store's download)."""
+    dst = cache / name / f"{version}-{(run_id or 'norun')[:12]}"
     marker = dst / _COMPLETE
     if marker.is_file():
         return marker.read_text(encoding="utf-8").strip()
@@ -70,7 +71,7 @@ def resolve_model(spec: str | None, registry_name: str, cache: Path = Path(".cac
                 raise ValueError(f"{match['name']} has no @{match['alias']}{hint}")
         else:
             found = registry.get(match["version"])
-        path = _download(found.uri, found.name, found.version, cache)
+        path = _download(found.uri, found.name, found.version, found.run_id, cache)
         return ModelRef(spec, found.name, found.version, found.uri, path, f"{found.name}/{found.version}",
                         found.run_id)
     if is_mlflow_uri(spec):
