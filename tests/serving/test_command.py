@@ -69,8 +69,28 @@ def test_bad_index_settings_exit_2(tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_index_without_a_champion_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_without_a_champion_the_base_model_stands_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """As in the promotion gate: until something is promoted, the default model is train.base_model; naming the
+    missing alias is still an error."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     corpus = write_corpus(tmp_path / "corpus.jsonl")
-    done = runner.invoke(app, ["index", "--corpus", str(corpus), "--params", str(_params(tmp_path))])
+    params = _params(tmp_path)
+    base = tiny_ref(tmp_path).path
+    values = yaml.safe_load(params.read_text())
+    params.write_text(yaml.safe_dump({**values, "train": {"base_model": base}}))
+    done = runner.invoke(app, ["index", "--corpus", str(corpus), "--out", str(tmp_path / "ix"), "--params",
+                               str(params), "--quiet"])
+    assert done.exit_code == 0, done.output
+    manifest = json.loads((tmp_path / "ix" / "manifest.json").read_text())
+    assert manifest["model"]["spec"] == f"{base} (no @champion yet)" and manifest["model"]["path"] == base
+    assert "(no @champion yet)" in done.output
+    done = runner.invoke(app, ["index", "--model", "models:/lrat-retriever@champion", "--corpus", str(corpus),
+                               "--params", str(params)])
     assert done.exit_code == 2 and "has no @champion" in done.output and "lrat promote" in done.output
+
+
+def test_bento_outside_the_repository_says_where_to_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from lrat.serving.package import bentofile
+
+    with pytest.raises(FileNotFoundError, match="from the lrat repository root"):
+        bentofile(tmp_path)

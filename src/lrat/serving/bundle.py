@@ -27,6 +27,7 @@ class Inputs:
     cache_dir: Path | None
     query_prefix: str = ""
     doc_prefix: str = ""
+    base_model: str = "base"  # served while the registry has no @champion (train.base_model)
 
     @property
     def prefixes(self) -> dict[str, str]:
@@ -51,6 +52,7 @@ def inputs_from_params(values: dict[str, Any], params: Path, corpus: Path | None
         cache_dir=Path(cache) if cache else None,
         query_prefix=str(retrieval.get("query_prefix") or ""),
         doc_prefix=str(retrieval.get("doc_prefix") or ""),
+        base_model=str(section(values, "train", params).get("base_model") or "base"),
     )
 
 
@@ -101,7 +103,7 @@ def ensure_bento(spec: str | None, inputs: Inputs, reuse_index: Path | None = No
     """The bento for ``spec`` (default @champion): an existing current one, or built now."""
     from lrat.serving.package import bento_key, find_bento
 
-    ref = resolve_model(spec, inputs.registry)
+    ref = resolve_model(spec, inputs.registry, fallback=inputs.base_model)
     key = bento_key(ref.source_key, file_sha256(inputs.corpus), inputs.index.type, inputs.index.search_params(),
                     inputs.prefixes, inputs.serve, inputs.root)
     found = find_bento(key)

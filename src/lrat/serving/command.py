@@ -38,8 +38,8 @@ def _quiet(quiet: bool) -> None:
 def index_command(
     model: Annotated[str | None, typer.Option("--model", help="The model whose vectors fill the index: "
                                               "models:/NAME@ALIAS, models:/NAME/N, 'base' or a model folder. "
-                                              "[default: models:/lrat-retriever@champion]",
-                                              show_default=False)] = None,
+                                              "[default: models:/lrat-retriever@champion; train.base_model while "
+                                              "there is none]", show_default=False)] = None,
     corpus: Annotated[Path | None, typer.Option("--corpus", help="JSONL corpus {docid, title?, text}. "
                                                 "[default: params data.corpus]", show_default=False)] = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for index.faiss, docids.json and manifest.json.")] = (
@@ -51,13 +51,14 @@ def index_command(
     params: Annotated[Path, typer.Option(help=PARAMS_HELP)] = Path("params.yaml"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
-    """Encode the corpus with one model (through the cached encoding path: a corpus the model encoded before is
-    not encoded again) into a FAISS index: exact IndexFlatIP by default, HNSW or IVF per params.yaml `index:`.
+    """Encode the corpus with one model (the champion; train.base_model while there is none) through the cached
+    encoding path (a corpus the model encoded before is not encoded again) into a FAISS index: exact IndexFlatIP
+    by default, HNSW or IVF per params.yaml `index:`.
 
     The manifest names the model (registry name and version, or the folder and a hash of its files, plus a hash
     of its weights), the corpus SHA-256, the dimension, the index type and, for HNSW/IVF, recall@10 against exact
     search on held-out queries. The service refuses to pair an index with any other model. Exit 2 on usage errors
-    (no @champion yet, a missing corpus).
+    (an unknown model or alias, a missing corpus).
     """
     _quiet(quiet)
     with serving_errors():
@@ -66,11 +67,11 @@ def index_command(
         from lrat.serving.models import resolve_model
 
         inputs = inputs_from_params(read_params(params), params, corpus, queries)
-        ref = resolve_model(model, inputs.registry)
+        ref = resolve_model(model, inputs.registry, fallback=inputs.base_model)
         manifest = build_index(ref, inputs.corpus, out, inputs.index, inputs.cache_dir, inputs.queries,
                                inputs.query_prefix, inputs.doc_prefix, progress=not quiet)
     recall = manifest["recall_at_10_vs_exact"]
-    who = f"{ref.name} version {ref.version}" if ref.version else f"{ref.name} ({ref.source_key})"
+    who = f"{ref.name} version {ref.version}" if ref.version else f"{ref.spec} ({ref.source_key})"
     typer.echo(f"indexed {manifest['corpus']['n_docs']} documents with {who}: {manifest['index']['faiss']} "
                f"(dim {manifest['dim']}, recall@10 vs exact {recall}) in {out}", err=True)
 
@@ -120,7 +121,8 @@ def serve_command(
                                              show_default=False)] = None,
     model: Annotated[str | None, typer.Option("--model", help="What to serve: models:/NAME@ALIAS, "
                                               "models:/NAME/N, 'base' or a model folder. [default: "
-                                              "models:/lrat-retriever@champion]", show_default=False)] = None,
+                                              "models:/lrat-retriever@champion; train.base_model while there is "
+                                              "none]", show_default=False)] = None,
     index: Annotated[Path, typer.Option("--index", help="An index folder to reuse when it was built for this "
                                         "model, corpus and index settings (else one is built).")] = (
         Path("models/index")
@@ -129,8 +131,8 @@ def serve_command(
                                              "do not serve.")] = False,
     params: Annotated[Path, typer.Option(help=PARAMS_HELP)] = Path("params.yaml"),
 ) -> None:
-    """Serve the champion (or --model) over HTTP with BentoML: POST /search, /search_batch, /get_document, plus
-    /readyz, /livez and /metrics.
+    """Serve the champion (train.base_model while there is none; or --model) over HTTP with BentoML: POST
+    /search, /search_batch, /get_document, plus /readyz, /livez and /metrics.
 
     The bento is reused when one was built for the same registry version (or model files), corpus, index
     settings, serve limits and service code; otherwise it is indexed, packaged and built first. Every search

@@ -4,7 +4,7 @@ base model (known by a hash of its files). MLflow versions are downloaded once i
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,10 @@ from lrat.retrieval.encoder import BASE, is_mlflow_uri, materialize, model_path
 CHAMPION_URI = "models:/{name}@champion"
 _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[\w-]+))$")
 _COMPLETE = ".lrat-complete"
+
+
+class NoChampion(ValueError):
+    """The registry has no @champion yet."""
 
 
 @dataclass(frozen=True)
@@ -55,9 +59,17 @@ def _download(uri: str, name: str, version: str, run_id: str | None, cache: Path
     return local
 
 
-def resolve_model(spec: str | None, registry_name: str, cache: Path = Path(".cache/models")) -> ModelRef:
-    """``None`` → the registry's @champion; ``models:/NAME@ALIAS`` and ``models:/NAME/N`` are pinned to a version;
-    ``base`` and folders stay as they are. A missing alias or folder is a ValueError saying what to do."""
+def resolve_model(spec: str | None, registry_name: str, cache: Path = Path(".cache/models"),
+                  fallback: str | None = None) -> ModelRef:
+    """``None`` → the registry's @champion (``fallback``, e.g. ``train.base_model``, while there is none, as the
+    promotion gate does); ``models:/NAME@ALIAS`` and ``models:/NAME/N`` are pinned to a version; ``base`` and
+    folders stay as they are. A missing alias or folder is a ValueError saying what to do."""
+    if spec is None and fallback is not None:
+        try:
+            return resolve_model(None, registry_name, cache)
+        except NoChampion:
+            ref = resolve_model(fallback, registry_name, cache)
+            return replace(ref, spec=f"{fallback} (no @champion yet)")
     spec = spec or CHAMPION_URI.format(name=registry_name)
     if match := _MODELS_URI.match(spec):
         from lrat.registry.store import Registry
@@ -66,9 +78,10 @@ def resolve_model(spec: str | None, registry_name: str, cache: Path = Path(".cac
         if match["alias"]:
             found = registry.by_alias(match["alias"])
             if found is None:
-                hint = (" (run `lrat promote` first, or name a model with --model)"
-                        if match["alias"] == "champion" else "")
-                raise ValueError(f"{match['name']} has no @{match['alias']}{hint}")
+                if match["alias"] == "champion":
+                    raise NoChampion(f"{match['name']} has no @champion (run `lrat promote` first, or name a model "
+                                     "with --model)")
+                raise ValueError(f"{match['name']} has no @{match['alias']}")
         else:
             found = registry.get(match["version"])
         path = _download(found.uri, found.name, found.version, found.run_id, cache)

@@ -32,6 +32,15 @@ def code_digest(src: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def bentofile(root: Path) -> Path:
+    """The bento is built from the repository: its bentofile.yaml over src/ (the lrat package)."""
+    path = root / "bentofile.yaml"
+    if not path.is_file() or not (root / "src" / "lrat").is_dir():
+        raise FileNotFoundError(f"{root} has no bentofile.yaml beside src/lrat/: run `lrat bento` and `lrat serve` "
+                                "from the lrat repository root")
+    return path
+
+
 def model_key(manifest: dict[str, Any]) -> str:
     return _digest(manifest["model"]["source_key"], manifest["model"]["fingerprint"], manifest["corpus"]["sha256"],
                    manifest["index"]["sha256"], manifest["prefixes"])
@@ -42,7 +51,7 @@ def bento_key(source_key: str, corpus_sha256: str, index_type: str, index_params
     """What a bento is made from, computable before anything is built (so `lrat serve` finds a current bento
     without loading a model): the model version or files, corpus, index shape, serve arguments, code."""
     return _digest(source_key, corpus_sha256, index_type, index_params, prefixes,
-                   args.model_dump(exclude={"model"}), code_digest(root / "src"), file_sha256(root / "bentofile.yaml"))
+                   args.model_dump(exclude={"model"}), code_digest(root / "src"), file_sha256(bentofile(root)))
 
 
 def find_bento(key: str) -> str | None:
@@ -150,6 +159,6 @@ def build_bento(model_tag: str, args: ServeArgs, root: Path, manifest: dict[str,
     labels = {KEY_LABEL: key, "model": model_tag.replace(":", "-"), "registry-name": _label(built["name"]),
               "registry-version": str(built.get("version") or "none"), "fingerprint": built["fingerprint"]}
     args = args.model_copy(update={"model": model_tag})
-    bento = bentoml.bentos.build_bentofile(str(root / "bentofile.yaml"), build_ctx=str(root / "src"),
+    bento = bentoml.bentos.build_bentofile(str(bentofile(root)), build_ctx=str(root / "src"),
                                            name=BENTO_NAME, labels=labels, args=args.model_dump())
     return str(bento.tag), True
