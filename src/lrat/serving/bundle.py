@@ -10,7 +10,7 @@ from typing import Any
 
 from lrat.io import file_sha256
 from lrat.serving.index import build_index, read_manifest
-from lrat.serving.models import ModelRef, resolve_model
+from lrat.serving.models import ModelRef, resolve_model, served_model
 from lrat.serving.settings import IndexSettings, ServeArgs
 
 
@@ -48,7 +48,7 @@ def inputs_from_params(values: dict[str, Any], params: Path, corpus: Path | None
         corpus=Path(corpus or data.get("corpus") or "data/world/corpus.jsonl"),
         queries=query_file,
         index=index_settings(section(values, "index", params)),
-        serve=serve_args(section(values, "serve", params), "unset"),
+        serve=serve_args(section(values, "serve", params)),
         cache_dir=Path(cache) if cache else None,
         query_prefix=str(retrieval.get("query_prefix") or ""),
         doc_prefix=str(retrieval.get("doc_prefix") or ""),
@@ -91,7 +91,7 @@ def package(index_dir: Path, inputs: Inputs, model: str | None = None) -> dict[s
     built = manifest["model"]
     return {"bento": bento_tag, "bento_created": bento_created, "bentoml_model": model_tag,
             "bentoml_model_created": model_created,
-            "served_model": {"name": built["name"], "version": built.get("version") or built["source_key"]},
+            "served_model": served_model(built),
             "model_uri": built.get("uri"), "fingerprint": built["fingerprint"],
             "index": {"folder": str(index_dir), "type": manifest["index"]["type"],
                       "recall_at_10_vs_exact": manifest.get("recall_at_10_vs_exact")},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Iterator
@@ -163,10 +162,3 @@ def serve_command(
     os.execve(exe, [exe, "serve", record["bento"], "--host", host, "--port", str(port)],
               {**os.environ, "BENTOML_HOME": home})
 
-
-def bento_info(tag: str) -> dict:
-    """The bento's labels and arguments (for reports and tests)."""
-    import bentoml
-
-    bento = bentoml.bentos.get(tag)
-    return json.loads(json.dumps({"tag": str(bento.tag), "labels": bento.info.labels, "args": bento.info.args}))

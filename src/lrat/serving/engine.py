@@ -15,6 +15,7 @@ import numpy as np
 from lrat.retrieval.encoder import encode, fingerprint
 from lrat.retrieval.local import ranked, search_depth
 from lrat.serving.index import check_pairing, load_index
+from lrat.serving.models import served_model
 
 if TYPE_CHECKING:
     import faiss
@@ -59,8 +60,7 @@ class SearchEngine:
         self.model, self.index, self.docids, self.documents = model, index, docids, documents
         self.manifest = manifest
         self.query_prefix = str(manifest.get("prefixes", {}).get("query") or "")
-        built = manifest["model"]
-        self.model_info = {"name": str(built["name"]), "version": str(built.get("version") or built["source_key"])}
+        self.model_info = served_model(manifest["model"])
 
     @classmethod
     def load(cls, folder: Path, threads: int = 0) -> SearchEngine:

@@ -75,15 +75,12 @@ def held_out_queries(queries: Path | None, split: str, limit: int) -> tuple[list
     the queries file, else the first ``limit`` queries; ``(texts, where they came from)``."""
     if queries is None or not queries.is_file():
         return [], "none"
-    from lrat.evaluation.offline import read_queries
+    from lrat.evaluation.offline import read_queries, read_split
 
     texts = read_queries(queries)
-    splits = queries.parent / "splits.json"
-    if splits.is_file():
-        ids = json.loads(splits.read_text(encoding="utf-8")).get(split)
-        if ids:
-            chosen = [texts[q] for q in ids if q in texts][:limit]
-            return chosen, f"{queries} ({split} split of {splits.name})"
+    if (queries.parent / "splits.json").is_file():
+        chosen = [texts[q] for q in read_split(queries.parent, split) if q in texts][:limit]
+        return chosen, f"{queries} ({split} split of splits.json)"
     return list(texts.values())[:limit], f"{queries} (first {limit})"
 
 

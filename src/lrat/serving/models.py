@@ -3,15 +3,14 @@ base model (known by a hash of its files). MLflow versions are downloaded once i
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from lrat.registry.candidates import MODELS_URI
 from lrat.retrieval.encoder import BASE, is_mlflow_uri, materialize, model_path
 
 CHAMPION_URI = "models:/{name}@champion"
-_MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[\w-]+))$")
 _COMPLETE = ".lrat-complete"
 
 
@@ -31,11 +30,16 @@ class ModelRef:
 
     @property
     def served_as(self) -> dict[str, str]:
-        """What every search answer names: the registry version, or the folder and its file hash."""
-        return {"name": self.name, "version": self.version or self.source_key}
+        return served_model(self.as_dict())
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def served_model(model: dict[str, Any]) -> dict[str, str]:
+    """What every search answer names, from a ModelRef or a manifest's ``model``: the registry name and version,
+    or the folder and its file hash."""
+    return {"name": str(model["name"]), "version": str(model.get("version") or model["source_key"])}
 
 
 def _files_key(folder: Path) -> str:
@@ -71,7 +75,7 @@ def resolve_model(spec: str | None, registry_name: str, cache: Path = Path(".cac
             ref = resolve_model(fallback, registry_name, cache)
             return replace(ref, spec=f"{fallback} (no @champion yet)")
     spec = spec or CHAMPION_URI.format(name=registry_name)
-    if match := _MODELS_URI.match(spec):
+    if match := MODELS_URI.match(spec):
         from lrat.registry.store import Registry
 
         registry = Registry(match["name"])

@@ -108,21 +108,18 @@ def import_model(index_dir: Path, model: str | None = None, corpus: Path | None 
     manifest = read_manifest(index_dir)
     if corpus is not None:
         _check_corpus(Path(corpus), manifest, index_dir)
+    if model is not None:  # a model named by the user must be the index's own, even when a packaged one exists
+        check_pairing(manifest, fingerprint(load_model(model)), f"--model {label or model}")
     key = model_key(manifest)
-    existing = _find(_listed("model", MODEL_NAME), key) if model is None else None
-    if existing is not None:
-        return str(existing.tag), False
-    folder = model or _model_folder(manifest)
-    encoder = load_model(folder)
-    check_pairing(manifest, fingerprint(encoder), f"--model {label or model}" if model else str(index_dir))
-    corpus = Path(corpus or manifest["corpus"]["path"])
-    _check_corpus(corpus, manifest, index_dir)
     existing = _find(_listed("model", MODEL_NAME), key)
     if existing is not None:
         return str(existing.tag), False
-    built = manifest["model"]
-    labels = {KEY_LABEL: key, "registry-name": _label(built["name"]),
-              "registry-version": str(built.get("version") or "none"), "fingerprint": built["fingerprint"]}
+    folder = model or _model_folder(manifest)
+    if model is None:
+        check_pairing(manifest, fingerprint(load_model(folder)), str(index_dir))
+    corpus = Path(corpus or manifest["corpus"]["path"])
+    _check_corpus(corpus, manifest, index_dir)
+    labels = {KEY_LABEL: key, **_model_labels(manifest["model"])}
     metadata = {"manifest": json.dumps(manifest, sort_keys=True)}  # metadata values must be plain, not None
     with bentoml.models.create(MODEL_NAME, labels=labels, metadata=metadata) as bento_model:
         root = Path(bento_model.path)
@@ -140,9 +137,10 @@ def _check_corpus(corpus: Path, manifest: dict[str, Any], index_dir: Path) -> No
                             f"{manifest['corpus']['sha256'][:12]}…): rebuild the index with `lrat index`")
 
 
-def _label(value: str) -> str:
-    """BentoML labels are short identifiers: a folder path becomes its last part."""
-    return Path(value).name[:60] or "model"
+def _model_labels(built: dict[str, Any]) -> dict[str, str]:
+    """The registry version on BentoML models and bentos (labels are short: a folder path becomes its last part)."""
+    return {"registry-name": Path(built["name"]).name[:60] or "model",
+            "registry-version": str(built.get("version") or "none"), "fingerprint": built["fingerprint"]}
 
 
 def build_bento(model_tag: str, args: ServeArgs, root: Path, manifest: dict[str, Any]) -> tuple[str, bool]:
@@ -156,8 +154,7 @@ def build_bento(model_tag: str, args: ServeArgs, root: Path, manifest: dict[str,
     existing = _find(_listed("bento", BENTO_NAME), key)
     if existing is not None and model_tag in bento_models(existing):
         return str(existing.tag), False
-    labels = {KEY_LABEL: key, "model": model_tag.replace(":", "-"), "registry-name": _label(built["name"]),
-              "registry-version": str(built.get("version") or "none"), "fingerprint": built["fingerprint"]}
+    labels = {KEY_LABEL: key, "model": model_tag.replace(":", "-"), **_model_labels(built)}
     args = args.model_copy(update={"model": model_tag})
     bento = bentoml.bentos.build_bentofile(str(bentofile(root)), build_ctx=str(root / "src"),
                                            name=BENTO_NAME, labels=labels, args=args.model_dump())

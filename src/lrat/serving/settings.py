@@ -79,7 +79,7 @@ class ServeArgs(BaseModel):
 SERVE_KEYS = tuple(k for k in ServeArgs.model_fields if k != "model")
 
 
-def serve_args(section: dict[str, Any], model_tag: str) -> ServeArgs:
+def serve_args(section: dict[str, Any], model_tag: str | None = None) -> ServeArgs:
     """params.yaml `serve:` (limits and server settings; host and port are for `lrat serve`) → bento arguments."""
     unknown = sorted(set(section) - set(SERVE_KEYS) - {"host", "port"})
     if unknown:
@@ -88,6 +88,7 @@ def serve_args(section: dict[str, Any], model_tag: str) -> ServeArgs:
     from pydantic import ValidationError
 
     try:
-        return ServeArgs(model=model_tag, **{k: v for k, v in section.items() if k in SERVE_KEYS})
+        tag = {"model": model_tag} if model_tag else {}  # the tag is set when the bento is built
+        return ServeArgs(**tag, **{k: v for k, v in section.items() if k in SERVE_KEYS})
     except ValidationError as exc:
         raise ValueError(f"params.yaml `serve:`: {exc}") from None
