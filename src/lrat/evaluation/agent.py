@@ -61,11 +61,26 @@ def score_run_files(run_dir: Path, qrels: dict[str, dict[str, int]]) -> dict[str
             "avg_browse_calls": round(statistics.mean(browses), 3)}
 
 
+ORACLE = "oracle"
+
+
+def gap_closed(results: dict[str, dict[str, Any]], baseline: str) -> dict[str, float | None]:
+    """Share of the success gap between the baseline and the oracle that each other retriever closes."""
+    base, ceiling = results[baseline]["success"], results[ORACLE]["success"]
+    return {name: (round((values["success"] - base) / (ceiling - base), 4) if ceiling != base else None)
+            for name, values in results.items() if name not in (baseline, ORACLE)}
+
+
 def evaluate_agents(models: dict[str, str], world: Path, split: str = "test", seed: int = 13,
                     agent_cfg: Any = None, cache_dir: Path | None = None, out_dir: Path | None = None,
-                    progress: bool = True, query_prefix: str = "", doc_prefix: str = "") -> dict[str, Any]:
+                    progress: bool = True, query_prefix: str = "", doc_prefix: str = "",
+                    oracle: bool = False) -> dict[str, Any]:
     """``{"split", "n_questions", "seed", "models": {name: {"success", "evidence_recall", "avg_search_calls",
-    "avg_browse_calls"}}}``. Run files go to ``out_dir/<name>/`` (a temporary folder when None)."""
+    "avg_browse_calls"}}}``. Run files go to ``out_dir/<name>/`` (a temporary folder when None).
+
+    ``oracle`` adds the ceiling row ``oracle``: the baseline model (``base``, else the first) with the question's
+    evidence pages put on top of its results, on the same questions and seed; ``gap_closed`` then says how much of
+    the baseline → oracle success gap each other model closes."""
     from lrat.retrieval.local import LocalRetriever
     from lrat.simulate.agent import AgentConfig
     from lrat.simulate.driver import simulate
@@ -82,22 +97,34 @@ def evaluate_agents(models: dict[str, str], world: Path, split: str = "test", se
     questions = [by_id[q] for q in qrels if q in by_id]
     if len(questions) != len(qrels):
         raise ValueError(f"{len(qrels) - len(questions)} {split} question(s) are not in {world / STATE}")
+    baseline = "base" if "base" in models else next(iter(models))
     results: dict[str, dict[str, Any]] = {}
+
+    def run(name: str, engine: Any) -> None:
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(questions), desc=f"agents with {name}", unit="run")
+        try:
+            summary = simulate(state, questions, engine, cfg, seed, root / name, bar.update if bar else None)
+        finally:
+            if bar is not None:
+                bar.close()
+        results[name] = {"success": summary["success"], **score_run_files(root / name, qrels)}
+
     with tempfile.TemporaryDirectory(prefix="lrat-agent-eval-") as tmp:
         root = Path(out_dir) if out_dir is not None else Path(tmp)
         for name, spec in models.items():
             engine = LocalRetriever.build(spec, world / "corpus.jsonl", cache_dir, query_prefix, doc_prefix,
                                           progress=progress)
-            bar = None
-            if progress:
-                from tqdm import tqdm
+            run(name, engine)
+            if oracle and name == baseline:
+                from lrat.simulate.oracle import OracleRetriever
 
-                bar = tqdm(total=len(questions), desc=f"agents with {name}", unit="run")
-            try:
-                summary = simulate(state, questions, engine, cfg, seed, root / name, bar.update if bar else None)
-            finally:
-                if bar is not None:
-                    bar.close()
+                run(ORACLE, OracleRetriever(engine, state))
             engine.save_query_cache()
-            results[name] = {"success": summary["success"], **score_run_files(root / name, qrels)}
-    return {"split": split, "n_questions": len(questions), "seed": seed, "models": results}
+    out: dict[str, Any] = {"split": split, "n_questions": len(questions), "seed": seed, "models": results}
+    if oracle:
+        out["ceiling"] = {"model": ORACLE, "over": baseline, "gap_closed": gap_closed(results, baseline)}
+    return out

@@ -29,6 +29,11 @@ def _summary(offline: dict[str, Any], agents: dict[str, Any] | None, out: Path, 
             lines.append(f"  {name}: success {values['success']}, evidence recall {values['evidence_recall']}, "
                          f"{values['avg_search_calls']} searches and {values['avg_browse_calls']} browses per "
                          "question")
+        if ceiling := agents.get("ceiling"):
+            closed = ", ".join(f"{name} {share:.0%}" if share is not None else f"{name} n/a"
+                               for name, share in ceiling["gap_closed"].items())
+            if closed:
+                lines.append(f"  share of the {ceiling['over']} → {ceiling['model']} success gap closed: {closed}")
     return "\n".join(lines)
 
 
@@ -92,6 +97,10 @@ def evaluate_command(
     ),
     no_agent: Annotated[bool, typer.Option("--no-agent", help="Skip the agent-level evaluation (e.g. a real "
                                            "benchmark without the simulator's world state).")] = False,
+    oracle: Annotated[bool, typer.Option("--oracle/--no-oracle", help="Add the agent-level ceiling row 'oracle' "
+                                         "(the baseline's results with each question's evidence pages on top, "
+                                         "same questions and seed) and the share of the gap each model closes.")
+                      ] = True,
     agent_runs: Annotated[Path | None, typer.Option(help="Keep the agent's run files here (<dir>/<model>/run_*.json); "
                                                     "default: a temporary folder.")] = None,
     seed: Annotated[int | None, typer.Option(help="Agent seed, the same for every model (default: `seed` in "
@@ -145,7 +154,7 @@ def evaluate_command(
         agents = None
         if cfg is not None:
             agents = evaluate_agents(models, world, split, agent_seed, cfg, cache_dir, agent_runs,
-                                     progress=not quiet, **prefixes)
+                                     progress=not quiet, oracle=oracle, **prefixes)
             write_json(agent_out, agents)
     questions = {"benchmark": world.resolve().name, "benchmark_sha256": benchmark_sha256(world), "split": split,
                  "n_queries": offline["n_queries"], "agent_seed": None if agents is None else agent_seed}

@@ -23,7 +23,7 @@ ALPHA = 0.05
 BASELINE = "base"
 WORLD_FILES = ("corpus.jsonl", "queries.tsv", "qrel_evidence.txt", "splits.json")
 # keys of the "significance" object beside the per-model entries; no model may take these names
-RESERVED = frozenset({"test", "alpha", "baseline"})
+RESERVED = frozenset({"test", "alpha", "baseline", "oracle"})  # oracle: the agent-level ceiling row name
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")  # also a folder name for the agent's run files
 
 

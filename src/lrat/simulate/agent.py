@@ -32,7 +32,9 @@ class AgentConfig:
     max_searches: int = 18
     patience: int = 4  # failed searches on one target before moving to another known name
     p_browse_known: float = 0.45  # a result whose title is a name the agent is looking for
-    p_browse_described: float = 0.35  # the page it needs, recognised from the snippet alone
+    p_browse_described: float = 0.35  # the page it needs, when its snippet shows the clue's signature phrase
+    p_browse_described_unshown: float | None = None  # ... when the snippet does not show it (None: same as shown)
+    p_browse_lookalike: float = 0.0  # another page whose snippet shows the clue's phrase (a distractor)
     p_browse_other: float = 0.004
     overlap_gain: float = 0.03  # unknown results are browsed more when the snippet shares the query's words
     position_top: float = 1.1  # browse-probability factor at displayed rank 1 ...
@@ -67,6 +69,10 @@ class WorldView:
             title, body = self.docs[docid]
             text = self._snippets[docid, words] = f"DocID:{docid}\n[{title}]\n{' '.join(body.split()[:words])}"
         return text
+
+    def shows(self, docid: str, phrase: str, words: int) -> bool:
+        """Whether the result's snippet (what the agent reads in the list) contains ``phrase``."""
+        return phrase in self.snippet(docid, words).lower()
 
     def shown_words(self, docid: str) -> set[str]:
         """Content words of what the result list shows (title + opening), computed once per page."""
@@ -146,6 +152,17 @@ class _Run:
             del words[self.rng.randrange(len(words))]
         return " ".join(words)
 
+    def clue_shown(self, docid: str, i: int) -> bool:
+        """The question's clue for hop ``i`` quotes the entity's signature phrase ("a copper weathervane"); a
+        snippet that shows the phrase is what lets the agent recognise a described page without opening it."""
+        return self.view.shows(docid, self.chain[i].signature[1], self.cfg.snippet_words)
+
+    def p_described(self, docid: str, i: int) -> float:
+        cfg = self.cfg
+        if cfg.p_browse_described_unshown is None or self.clue_shown(docid, i):
+            return cfg.p_browse_described
+        return cfg.p_browse_described_unshown
+
     def p_browse(self, docid: str, rank: int, query: set[str], target: int) -> float:
         cfg = self.cfg
         position = cfg.position_top + (cfg.position_bottom - cfg.position_top) * (rank - 1) / max(1, cfg.k - 1)
@@ -154,11 +171,13 @@ class _Run:
         hop = self.page_of.get(docid)
         if hop is not None and hop < self.hops and hop not in self.done:
             if hop == target:
-                p = cfg.p_browse_known if hop in self.known else cfg.p_browse_described
+                p = cfg.p_browse_known if hop in self.known else self.p_described(docid, hop)
             else:
-                p = cfg.p_browse_known * 0.7 if hop in self.known else cfg.p_browse_described * 0.5
+                p = cfg.p_browse_known * 0.7 if hop in self.known else self.p_described(docid, hop) * 0.5
         elif hop == self.hops and self.hops - 1 in self.done:
             p = cfg.p_verify_answer
+        elif cfg.p_browse_lookalike and target not in self.known and self.clue_shown(docid, target):
+            p = cfg.p_browse_lookalike  # a distractor: its snippet shows the phrase the agent is looking for
         else:
             overlap = len(query & self.view.shown_words(docid)) / max(1, len(query))
             p = cfg.p_browse_other + cfg.overlap_gain * overlap * overlap
