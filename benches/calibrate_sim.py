@@ -36,8 +36,9 @@ def override(values: dict[str, Any], items: list[str]) -> dict[str, Any]:
     return values
 
 
-def run_stats(folder: Path) -> dict[str, Any]:
+def run_stats(folder: Path, evidence: dict[str, set[str]]) -> dict[str, Any]:
     rows = []
+    opened = opened_evidence = 0
     for path in folder.glob("run_*.json"):
         run = json.loads(path.read_text())
         answer = None
@@ -47,6 +48,8 @@ def run_stats(folder: Path) -> dict[str, Any]:
                 searches += 1
             elif item.get("tool_name") == "get_document":
                 browses += 1
+                opened += 1
+                opened_evidence += json.loads(item["arguments"])["docid"] in evidence[run["query_id"]]
             elif item.get("type") == "output_text":
                 found = ANSWER.search(item["output"] or "")
                 answer = found.group(1).strip() if found else None
@@ -63,7 +66,8 @@ def run_stats(folder: Path) -> dict[str, Any]:
 
     return {"n": len(rows), "success": round(len(good) / len(rows), 4), "searches": per(rows, "searches"),
             "searches_correct": per(good, "searches"), "searches_incorrect": per(bad, "searches"),
-            "bps_all": bps(rows), "bps_correct": bps(good), "bps_incorrect": bps(bad)}
+            "bps_all": bps(rows), "bps_correct": bps(good), "bps_incorrect": bps(bad),
+            "evidence_share_of_browses": round(opened_evidence / opened, 3) if opened else None}
 
 
 def analyze_runs(world: Path, runs: Path, out: Path) -> dict[str, Any]:
@@ -104,6 +108,10 @@ def main() -> None:
         build_world(world, seed, world_section, stats_file, args.cache, progress=False)
     stats = json.loads(stats_file.read_text())
     cfg = agent_config(values.get("agent") or {})
+    evidence: dict[str, set[str]] = {}
+    for line in (world / "qrel_evidence.txt").read_text().splitlines():
+        qid, _, docid, *_ = line.split()
+        evidence.setdefault(qid, set()).add(docid)
     out: dict[str, Any] = {"overrides": args.sets, "world": key,
                            "base_recall@10_test": stats["base_retriever"]["test"]["recall@10"]}
     plan = (("train_base", "train", "base", args.train_limit), ("test_base", "test", "base", None),
@@ -111,7 +119,7 @@ def main() -> None:
     for name, split, retriever, limit in plan:
         runs = args.work / f"runs-{name}"
         run_agents(world, split, retriever, runs, seed, cfg, None, args.cache, limit, progress=False)
-        out[name] = run_stats(runs)
+        out[name] = run_stats(runs, evidence)
     behaviour = analyze_runs(world, args.work / "runs-train_base", args.work / "analysis")
     base, oracle, train = out["test_base"], out["test_oracle"], out["train_base"]
     targets = [
@@ -126,6 +134,7 @@ def main() -> None:
         ("browses/search all (train)", train["bps_all"], "0.2-0.35"),
         ("position-bias ratio (train)", behaviour["browse_by_rank"]["position_bias_ratio"], "1.1-1.6"),
         ("reasoning after evidence / other (train)", behaviour["reasoning_length"]["evidence_ratio"], ">= 1.3"),
+        ("evidence share of browses (train; label precision)", train["evidence_share_of_browses"], "report"),
         ("base evidence recall@10 (test, offline)", out["base_recall@10_test"], "0.15-0.7"),
     ]
     print(json.dumps(out, indent=1))

@@ -122,3 +122,34 @@ def test_cli_usage_errors_exit_2(setup: Setup, tmp_path: Path) -> None:
         (no_state / name).write_bytes((setup.world_dir / name).read_bytes())
     result = CliRunner().invoke(_app(), [*common, "--world", str(no_state)])
     assert result.exit_code == 2 and "--no-agent" in result.output
+
+
+def test_the_oracle_ceiling_row_and_the_gap_each_model_closes(setup: Setup, tmp_path: Path) -> None:
+    cfg = AgentConfig(max_searches=6)  # a tight budget, so that the retriever decides success on this small world
+    result = evaluate_agents(setup.models, setup.world_dir, "test", 7, cfg, setup.cache, tmp_path,
+                             progress=False, oracle=True)
+    rows = result["models"]
+    assert list(rows) == ["base", "small", "oracle"] and list(rows["oracle"]) == KEYS
+    assert rows["oracle"]["evidence_recall"] == 1.0  # the question's evidence is on top of its first search
+    assert rows["oracle"]["success"] > rows["base"]["success"]
+    assert rows["oracle"]["avg_search_calls"] <= rows["base"]["avg_search_calls"]
+    base = rows["base"]["success"]
+    share = (rows["small"]["success"] - base) / (rows["oracle"]["success"] - base)
+    assert result["ceiling"] == {"model": "oracle", "over": "base", "gap_closed": {"small": round(share, 4)}}
+    # the other rows are the runs without the ceiling (same seed, same questions)
+    plain = evaluate_agents(setup.models, setup.world_dir, "test", 7, cfg, setup.cache, None, progress=False)
+    assert "ceiling" not in plain and {k: rows[k] for k in ("base", "small")} == plain["models"]
+
+
+def test_cli_adds_the_oracle_row_unless_told_not_to(setup: Setup, tmp_path: Path) -> None:
+    params = tmp_path / "params.yaml"
+    params.write_text(f"seed: 7\nretrieval:\n  cache_dir: {setup.cache}\n")
+    common = ["--model", "base=base", "--world", str(setup.world_dir), "--out", str(tmp_path / "e.json"),
+              "--params", str(params), "--quiet"]
+    result = CliRunner().invoke(_app(), [*common, "--agent-out", str(tmp_path / "a.json")])
+    assert result.exit_code == 0, result.output
+    assert list(json.loads((tmp_path / "a.json").read_text())["models"]) == ["base", "oracle"]
+    result = CliRunner().invoke(_app(), [*common, "--agent-out", str(tmp_path / "b.json"), "--no-oracle"])
+    assert result.exit_code == 0 and list(json.loads((tmp_path / "b.json").read_text())["models"]) == ["base"]
+    result = CliRunner().invoke(_app(), [*common, "--agent-out", str(tmp_path / "c.json"), "--model", "oracle=base"])
+    assert result.exit_code == 2 and "reserved" in result.output

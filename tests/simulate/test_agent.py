@@ -138,3 +138,37 @@ def test_runs_report_how_much_held_out_evidence_they_browsed(world, lexical, tmp
     report = summary["held_out_evidence"]
     assert report["docs"] == len(test_evidence)
     assert report["browsed_in_these_runs"] == len(browsed & test_evidence) > 0
+
+
+def _described_hop(w: World) -> tuple:
+    """A question whose first hop is described (not named), with its page and a look-alike page: another entity's
+    page that states the same signature phrase."""
+    from lrat.simulate.agent import WorldView, _Run
+
+    view = WorldView(w.entities, {d["docid"]: (d["title"], d["text"]) for d in w.docs})
+    for q in w.questions:
+        if q.named[0]:
+            continue
+        target = w.entities[q.chain[0]]
+        twins = [e for e in w.entities if e.signature[1] == target.signature[1] and e.id not in q.chain]
+        if twins:
+            return q, view, target.docid, twins[0].docid, _Run
+    raise AssertionError("no described hop with a look-alike page in the test world")
+
+
+def test_a_described_page_is_recognised_by_what_its_snippet_shows(world):
+    import random
+
+    w, _ = world
+    q, view, page, twin, run_class = _described_hop(w)
+    flat = {"position_top": 1.0, "position_bottom": 1.0}
+    p = {}
+    for words in (4, 300):  # a snippet too short to show the clue's phrase, and one showing the whole page
+        cfg = AgentConfig(snippet_words=words, p_browse_described=0.9, p_browse_described_unshown=0.2,
+                          p_browse_lookalike=0.3, **flat)
+        run = run_class(q, view, cfg, random.Random(0))
+        p[words] = (run.p_browse(page, 1, set(), 0), run.p_browse(twin, 1, set(), 0))
+    assert p[300] == (0.9, 0.3)  # shown: the page looks like the one it needs, and so does the look-alike
+    assert p[4][0] == 0.2 and p[4][1] < 0.3  # not shown: less sure of the page, and the look-alike is no lure
+    legacy = run_class(q, view, AgentConfig(snippet_words=4, p_browse_described=0.9, **flat), random.Random(0))
+    assert legacy.p_browse(page, 1, set(), 0) == 0.9  # unshown probability unset: recognition ignores the snippet

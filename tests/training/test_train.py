@@ -48,6 +48,25 @@ def test_rows_follow_the_settings(labels: Path):
     assert sample == training_rows(labels, DataConfig(rows="all", n_negatives=0, max_rows=5, seed=1))[0]
 
 
+def test_label_sets_from_the_same_trajectories_sample_the_same_events(labels: Path, tmp_path: Path):
+    """The ablation compares naive (every row) with filter (judge-kept rows): the judge-kept rows of the naive
+    sample must be in the filter sample, whatever the file order, so the two differ only by what filtering does."""
+    every, _ = training_rows(labels, DataConfig(rows="all", n_negatives=0, max_rows=8, seed=3))
+    kept, _ = training_rows(labels, DataConfig(rows="satisfied", n_negatives=0, max_rows=8, seed=3))
+    rows = [json.loads(line) for line in labels.read_text().splitlines()]
+    satisfied = {row["query"] for row in rows if row["satisfied"]}
+    shared = {r["anchor"] for r in every} & satisfied
+    assert shared and shared <= {r["anchor"] for r in kept}
+    shuffled = tmp_path / "shuffled.jsonl"
+    lines = labels.read_text().splitlines()
+    random.Random(5).shuffle(lines)
+    shuffled.write_text("\n".join(lines) + "\n")
+    again, _ = training_rows(shuffled, DataConfig(rows="all", n_negatives=0, max_rows=8, seed=3))
+    assert {r["anchor"] for r in again} == {r["anchor"] for r in every}
+    other, _ = training_rows(labels, DataConfig(rows="all", n_negatives=0, max_rows=8, seed=4))
+    assert {r["anchor"] for r in other} != {r["anchor"] for r in every}
+
+
 def test_bad_settings_and_bad_rows_are_errors(labels: Path, tmp_path: Path):
     with pytest.raises(ValueError, match="unknown train settings"):
         train_config({"learning_rate": 1})

@@ -124,7 +124,8 @@ def evaluate_agents(models: dict[str, str], world: Path, split: str = "test", se
 
                 run(ORACLE, OracleRetriever(engine, state))
             engine.save_query_cache()
-    out: dict[str, Any] = {"split": split, "n_questions": len(questions), "seed": seed, "models": results}
+    ordered = {name: results[name] for name in [*models, ORACLE] if name in results}  # the ceiling row last
+    out: dict[str, Any] = {"split": split, "n_questions": len(questions), "seed": seed, "models": ordered}
     if oracle:
         out["ceiling"] = {"model": ORACLE, "over": baseline, "gap_closed": gap_closed(results, baseline)}
     return out

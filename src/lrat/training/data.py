@@ -7,7 +7,8 @@ labels file, which is the versioned artifact.
 
 from __future__ import annotations
 
-import random
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,16 @@ class DataConfig:
     seed: int = 13
 
 
+def _sample_key(row: dict[str, Any], seed: int) -> str:
+    """A row's place in the sample, from the browse event it records (not its position in the file): label sets
+    mined from the same trajectories (the ablation's naive, filter and lrat) then sample the same events where they
+    share them, so their comparison is paired rather than three unrelated draws."""
+    event = [row.get("trajectory_id"), row.get("search_ordinal"), row.get("pos_id")]
+    if any(part is None for part in event):
+        event = [row["query"], row["pos"]]
+    return hashlib.sha256(f"{seed}\t{json.dumps(event)}".encode()).hexdigest()
+
+
 def training_rows(labels: Path, cfg: DataConfig) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """The rows to train on, and counts of what was left out and why (logged with the run)."""
     if cfg.rows not in ("satisfied", "all"):
@@ -31,6 +42,7 @@ def training_rows(labels: Path, cfg: DataConfig) -> tuple[list[dict[str, Any]], 
     if cfg.n_negatives < 0:
         raise ValueError("train.n_negatives must be >= 0")
     out: list[dict[str, Any]] = []
+    keys: list[str] = []
     counts = {"labels": 0, "not_satisfied": 0, "too_few_negatives": 0}
     for lineno, row in read_jsonl(labels):
         if not isinstance(row, dict) or not {"query", "pos", "negs", "satisfied"} <= set(row):
@@ -47,8 +59,9 @@ def training_rows(labels: Path, cfg: DataConfig) -> tuple[list[dict[str, Any]], 
             record[f"negative_{i}"] = text
         record["label"] = float(row.get("weight", 1.0)) if cfg.weights else 1.0
         out.append(record)
+        keys.append(_sample_key(row, cfg.seed))
     if cfg.max_rows is not None and len(out) > cfg.max_rows:
-        keep = sorted(random.Random(cfg.seed).sample(range(len(out)), cfg.max_rows))
+        keep = sorted(sorted(range(len(out)), key=keys.__getitem__)[: cfg.max_rows])
         counts["sampled_out"] = len(out) - cfg.max_rows
         out = [out[i] for i in keep]
     counts["rows"] = len(out)
