@@ -40,9 +40,14 @@ def test_dvc_repro_runs_the_pipeline_on_the_embedded_default(tmp_path: Path):
     assert summary["rejected"] == 0 and summary["trajectories"] == 840  # every training question's run
     assert summary["by_format"] == {"bcp": 840}
     world = json.loads((work / "metrics" / "world.json").read_text())
-    assert 0.3 <= world["base_retriever"]["test"]["recall@10"] <= 0.7
+    assert 0.15 <= world["base_retriever"]["test"]["recall@10"] <= 0.7
+    # the calibration targets the training runs carry (README, "Simulator calibration")
     analysis = json.loads((work / "reports" / "analysis.json").read_text())
-    assert 0.2 <= analysis["runs"]["all"]["browses_per_search"] <= 0.35
+    runs = analysis["runs"]
+    assert 0.2 <= runs["all"]["browses_per_search"] <= 0.35
+    assert runs["correct"]["browses_per_search"] > runs["incorrect"]["browses_per_search"]
+    assert 8 <= runs["correct"]["avg_searches"] <= 16
+    assert runs["incorrect"]["avg_searches"] >= 2.0 * runs["correct"]["avg_searches"]
     assert 1.1 <= analysis["browse_by_rank"]["position_bias_ratio"] <= 1.6
     assert analysis["reasoning_length"]["evidence_ratio"] >= 1.3
     assert all((work / "reports" / name).stat().st_size > 1000 for name in ("browse_by_rank.png", "report.md"))
