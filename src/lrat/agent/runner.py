@@ -28,14 +28,15 @@ class Question:
 
 def read_questions(path: Path) -> list[Question]:
     """``queries.tsv`` (answers from a ``ground_truth.jsonl`` beside it, when there is one) or ``ground_truth.jsonl``
-    (``query_id``, ``query``, ``answer``)."""
+    (``query_id``, ``query`` as BC+ writes it or ``question`` as the generated world does, ``answer``)."""
     if path.suffix == ".jsonl":
         out = []
         for line, row in read_jsonl(path):
-            if not isinstance(row, dict) or not isinstance(row.get("query"), str) or row.get("query_id") is None:
-                raise ValueError(f"{path}:{line}: expected an object with 'query_id' and 'query'")
+            text = row.get("query", row.get("question")) if isinstance(row, dict) else None
+            if not isinstance(text, str) or row.get("query_id") is None:
+                raise ValueError(f"{path}:{line}: expected an object with 'query_id' and 'query' (or 'question')")
             answer = row.get("answer")
-            out.append(Question(str(row["query_id"]), row["query"], None if answer is None else str(answer)))
+            out.append(Question(str(row["query_id"]), text, None if answer is None else str(answer)))
         return out
     from lrat.evaluation.offline import read_queries
 
