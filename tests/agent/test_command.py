@@ -69,13 +69,18 @@ def test_usage_errors_exit_2(world: Path, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_a_run_with_the_packaged_minilm_ingests_with_fail_on_reject(world: Path, tmp_path: Path) -> None:
     out = tmp_path / "runs"
+    prompt = tmp_path / "prompt.txt"
+    prompt.write_text("You are a terse researcher. Use the tools.")
     with chat_server(answer_after_one_browse) as server:
         result = CliRunner().invoke(_app(), [
             "--questions", str(world / "ground_truth.jsonl"), "--llm-url", server.url, "--llm-model", "m",
             "--out", str(out), "--retriever", "base", "--corpus", str(world / "corpus.jsonl"), "--limit", "4",
-            "--params", str(tmp_path / "none.yaml"), "--json", "-q"])
+            "--params", str(tmp_path / "none.yaml"), "--system-prompt", str(prompt), "--json", "-q"])
+        assert {r["messages"][0]["content"] for r in server.requests} == {prompt.read_text()}
+        assert {r["model"] for r in server.requests} == {"m"} and all(len(r["tools"]) == 2 for r in server.requests)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
+    assert summary == json.loads((out / "summary.json").read_text())
     assert summary["run_files"] == summary["completed"] == 4 and summary["accuracy"] == 0.0
     done = subprocess.run([sys.executable, "-m", "lrat", "ingest", str(out), "--out", str(tmp_path / "ing"),
                            "--corpus", str(world / "corpus.jsonl"), "--fail-on-reject", "--quiet"],

@@ -5,16 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import threading
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
-from http.client import HTTPException
 from typing import Any
 
-from lrat.judge.openai import _retry_after, endpoints
+from lrat.chat_http import Refused, Retryable, endpoints, post_with_retries
 
 _CONTEXT_WORDS = ("context length", "context_length", "maximum context", "too many tokens", "prompt is too long")
 
@@ -72,39 +67,16 @@ class ChatClient:
         body: dict[str, Any] = {"model": self.model, "messages": messages, **self.sampling}
         if tools:
             body["tools"] = tools
-        data = json.dumps(body).encode()
-        error: ChatError | None = None
-        wait = 0.0
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self.retried += 1
-                delay = self.backoff * 2 ** (attempt - 1)
-                time.sleep(max(wait, random.uniform(delay / 2, delay)))
-            self.calls += 1
-            try:
-                return self._attempt(data)
-            except _Retry as retry:
-                error, wait = retry.error, retry.wait
-        assert error is not None
-        raise error
-
-    def _attempt(self, data: bytes) -> dict[str, Any]:
-        request = urllib.request.Request(self.url, data=data, headers=self._headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as exc:
-            detail = _body(exc)
-            if exc.code == 429 or exc.code >= 500:
-                wait = _retry_after(exc.headers.get("Retry-After"))
-                raise _Retry(ChatError("http", f"HTTP {exc.code}"), wait) from None
-            kind = "context" if any(w in detail.lower() for w in _CONTEXT_WORDS) else "http"
-            raise ChatError(kind, f"HTTP {exc.code}" + (f": {detail}" if detail else "")) from None
-        except (OSError, HTTPException) as exc:
-            timeout = isinstance(exc, TimeoutError) or isinstance(getattr(exc, "reason", None), TimeoutError)
-            error = ChatError("timeout", f"no answer within {self.timeout:g} s") if timeout else ChatError(
-                "connection", str(getattr(exc, "reason", exc)))
-            raise _Retry(error, 0.0) from None
+            raw = post_with_retries(self.url, json.dumps(body).encode(), self._headers, self.timeout, self.retries,
+                                    self.backoff, on_attempt=self._count_call, on_retry=self._count_retry,
+                                    detail_chars=300)
+        except Retryable as exc:
+            detail = f"no answer within {self.timeout:g} s" if exc.kind == "timeout" else exc.message
+            raise ChatError(exc.kind, detail) from None
+        except Refused as exc:
+            context = any(w in exc.detail.lower() for w in _CONTEXT_WORDS)
+            raise ChatError("context" if context else "http", str(exc)) from None
         try:
             reply = json.loads(raw)
             reply["choices"][0]["message"]
@@ -112,14 +84,8 @@ class ChatClient:
             raise ChatError("reply", f"not a chat-completions answer: {raw[:200]!r}") from None
         return reply
 
+    def _count_call(self) -> None:
+        self.calls += 1
 
-class _Retry(Exception):
-    def __init__(self, error: ChatError, wait: float) -> None:
-        self.error, self.wait = error, wait
-
-
-def _body(exc: urllib.error.HTTPError) -> str:
-    try:
-        return exc.read()[:300].decode("utf-8", "replace").strip()
-    except (OSError, HTTPException):
-        return ""
+    def _count_retry(self) -> None:
+        self.retried += 1
