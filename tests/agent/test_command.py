@@ -20,6 +20,7 @@ from lrat.agent.command import agent_command
 from lrat.ingest.runner import ingest
 from lrat.simulate.export import write_world
 from lrat.simulate.world import generate_world
+from tests.conftest import REPO
 
 from .server import Reply, call, chat_server, tool_results
 
@@ -124,3 +125,27 @@ def test_a_killed_run_resumes_without_losing_or_redoing_questions(world: Path, t
     assert summary["skipped_existing"] == len(first) and summary["run_files"] == 20
     result = ingest([out], tmp_path / "ing", "auto", world / "corpus.jsonl", progress=False)
     assert result["rejected"] == 0 and result["trajectories"] == 20
+
+
+@pytest.mark.slow
+def test_on_the_default_world_with_the_packaged_minilm(tmp_path: Path) -> None:
+    """The issue's own check: questions of the embedded default (what `make run` generated), `--retriever base`."""
+    world = REPO / "data" / "world"
+    if not (world / "ground_truth.jsonl").is_file():
+        pytest.skip("no data/world yet: `make run` generates it")
+    out = tmp_path / "runs"
+    with chat_server(answer_after_one_browse) as server:
+        result = CliRunner().invoke(_app(), [
+            "--questions", str(world / "queries.tsv"), "--llm-url", server.url, "--llm-model", "m", "--out", str(out),
+            "--corpus", str(world / "corpus.jsonl"), "--limit", "5", "--params", str(REPO / "params.yaml"), "-q"])
+        opened = [json.loads(m["arguments"])["docid"] for r in server.requests for m in
+                  (c["function"] for msg in r["messages"] if msg["role"] == "assistant" for c in msg["tool_calls"])
+                  if m["name"] == "get_document"]
+    assert result.exit_code == 0, result.output
+    done = subprocess.run([sys.executable, "-m", "lrat", "ingest", str(out), "--out", str(tmp_path / "ing"),
+                           "--corpus", str(world / "corpus.jsonl"), "--fail-on-reject", "--quiet"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in (tmp_path / "ing" / "trajectories.jsonl").read_text().splitlines()]
+    assert len(records) == 5 and {s["docid"] for r in records for s in r["steps"] if s["kind"] == "browse"} == set(
+        opened)
