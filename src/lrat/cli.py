@@ -30,7 +30,8 @@ def _root(
         raise typer.Exit()
 
 
-from lrat.analyze.command import analyze_command  # noqa: E402  (light: heavy imports live inside)
+from lrat.agent.command import agent_command  # noqa: E402  (light: heavy imports live inside)
+from lrat.analyze.command import analyze_command  # noqa: E402
 from lrat.evaluation.command import evaluate_command  # noqa: E402
 from lrat.ingest.command import ingest_command  # noqa: E402
 from lrat.mining.command import mine_command  # noqa: E402
@@ -53,6 +54,7 @@ app.command("promote")(promote_command)
 app.command("index")(index_command)
 app.command("bento")(bento_command)
 app.command("serve")(serve_command)
+app.command("agent")(agent_command)
 
 
 def main() -> None:

@@ -385,3 +385,40 @@ def test_an_index_is_refused_with_a_model_other_than_its_own(built: Built, tmp_p
     shutil.copytree(tiny, mixed / ENCODER_DIR)
     with pytest.raises(IndexMismatch, match="the index was built with base"):
         SearchEngine.load(mixed)
+
+
+def test_lrat_agent_searches_and_browses_through_the_service(built: Built, server: Server, local: LocalRetriever,
+                                                            tmp_path: Path) -> None:
+    """`lrat agent --retriever http://…` (issue 14): the LLM's tools run against the served index; the run files
+    show the service's results and ingest with 0 rejects."""
+    from typer.testing import CliRunner
+
+    from lrat.cli import app
+    from lrat.ingest.runner import ingest
+    from tests.agent.server import Reply, chat_server, tool_results
+    from tests.agent.server import call as tool_call
+
+    def script(body: dict[str, Any], n: int) -> Reply:
+        question = body["messages"][1]["content"]
+        if n == 0:
+            return Reply({"content": None, "tool_calls": [tool_call("s", "search", {"query": question[:80]})]})
+        if n == 1:
+            docid = json.loads(tool_results(body)[-1]["content"])[0]["docid"]
+            return Reply({"content": None, "tool_calls": [tool_call("g", "get_document", {"docid": docid})]})
+        return Reply({"content": "Explanation: x\nExact Answer: y\nConfidence: 5%"})
+
+    out = tmp_path / "runs"
+    with chat_server(script) as llm:
+        result = CliRunner().invoke(app, ["agent", "--questions", str(built.tmp / "world" / "ground_truth.jsonl"),
+                                          "--llm-url", llm.url, "--llm-model", "m", "--out", str(out),
+                                          "--retriever", server.url, "--limit", "3", "-q",
+                                          "--params", str(tmp_path / "none.yaml")])
+    assert result.exit_code == 0, result.output
+    for question in built.world.questions[:3]:
+        run = json.loads((out / f"run_{question.qid}.json").read_text())
+        shown = [hit["docid"] for hit in json.loads(run["result"][0]["output"])]
+        assert shown == [hit.docid for hit in local.search(question.text[:80], 5)]
+        page = json.loads(run["result"][1]["output"])
+        assert page["docid"] == shown[0] and page["text"]
+    summary = ingest([out], tmp_path / "ing", "auto", built.corpus, progress=False)
+    assert summary["rejected"] == 0 and summary["trajectories"] == 3

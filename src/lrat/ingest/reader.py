@@ -12,6 +12,7 @@ from typing import Any
 
 DATA_SUFFIXES = (".json", ".jsonl", ".ndjson", ".txt")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
+NOT_RUNS = ("summary.json",)  # what `lrat agent` (and BC+'s evaluator) write beside the run files
 MAX_WHOLE_FILE = 256 * 1024 * 1024  # a single JSON document or transcript; bigger inputs must be JSONL
 
 
@@ -40,7 +41,7 @@ def list_files(inputs: list[Path]) -> tuple[list[tuple[Path, str]], list[str]]:
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for name in sorted(filenames):
                 path = Path(dirpath) / name
-                if name.startswith(".") or path.suffix.lower() not in DATA_SUFFIXES:
+                if name.startswith(".") or path.suffix.lower() not in DATA_SUFFIXES or name in NOT_RUNS:
                     skipped.append(str(path))
                     continue
                 files.append((path, path.relative_to(root).as_posix()))

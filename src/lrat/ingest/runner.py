@@ -93,7 +93,7 @@ def ingest(
         joins = load_joins(reject, queries, qrels_evidence, qrels_golds, ground_truth)
         files, skipped = list_files([Path(p) for p in inputs])
         for path in skipped:
-            log(f"skipped {path}: not a .json, .jsonl, .ndjson or .txt file")
+            log(f"skipped {path}: not a run file (a summary.json, or not .json, .jsonl, .ndjson or .txt)")
         bar = _progress(sum(p.stat().st_size for p, _ in files), progress)
         for path, rel in files:
             file_formats: Counter[str] = Counter()

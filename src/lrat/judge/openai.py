@@ -8,8 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -18,19 +16,10 @@ from http.client import HTTPException
 from types import TracebackType
 from typing import Any
 
+from lrat.chat_http import Refused, Retryable, endpoints, post_with_retries
 from lrat.judge.base import LABELS, Counters, JudgeError, Verdict
 from lrat.judge.cache import VerdictCache, cache_key
 from lrat.judge.prompts import PLACEHOLDER, PROMPTS, render
-
-_ROUTE = "/chat/completions"
-_MAX_RETRY_AFTER = 60.0
-
-
-def endpoints(url: str) -> tuple[str, str]:
-    """(base, chat-completions URL) from either form a user may paste: ``http://h:p/v1`` or the full route."""
-    url = url.strip().rstrip("/")
-    base = url[: -len(_ROUTE)] if url.endswith(_ROUTE) else url
-    return base, base + _ROUTE
 
 
 def _clip(value: object, limit: int = 200) -> str:
@@ -54,10 +43,6 @@ def parse_reply(raw: bytes) -> Verdict:
     if answer in LABELS:
         return Verdict(answer)
     return Verdict(None, f"unparsable reply: {_clip(answer)}")
-
-
-def _is_timeout(exc: BaseException) -> bool:
-    return isinstance(exc, TimeoutError) or isinstance(getattr(exc, "reason", None), TimeoutError)
 
 
 class OpenAIJudge:
@@ -135,37 +120,15 @@ class OpenAIJudge:
     def _judge_one(self, model: str, text: str) -> Verdict:
         body = json.dumps({"model": model, "messages": [{"role": "user", "content": render(self.prompt, text)}],
                            **self.sampling}).encode()
-        error, wait = "no attempt", 0.0
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self._counters.add(retries=1)
-                delay = self.backoff * 2 ** (attempt - 1)
-                time.sleep(max(wait, random.uniform(delay / 2, delay)))  # jitter: workers do not retry in step
-            self._counters.add(calls=1)
-            verdict, error, wait = self._attempt(body)
-            if verdict is not None:
-                return verdict
-        return Verdict(None, error)
-
-    def _attempt(self, body: bytes) -> tuple[Verdict | None, str, float]:
-        """One request: a final verdict, or (None, error, seconds the server asked us to wait) to retry."""
-        request = urllib.request.Request(self.url, data=body, headers=self._headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as exc:
-            if exc.code == 429 or exc.code >= 500:
-                return None, f"HTTP {exc.code}", _retry_after(exc.headers.get("Retry-After"))
-            try:
-                detail = exc.read()[:200].decode("utf-8", "replace").strip()
-            except (OSError, HTTPException):
-                detail = ""
-            return Verdict(None, f"HTTP {exc.code}" + (f": {detail}" if detail else "")), "", 0.0
-        except (OSError, HTTPException) as exc:  # URLError, TimeoutError, ConnectionError, RemoteDisconnected
-            if _is_timeout(exc):
-                return None, "timeout", 0.0
-            return None, f"connection error: {getattr(exc, 'reason', exc)}", 0.0
-        return parse_reply(raw), "", 0.0
+            raw = post_with_retries(self.url, body, self._headers, self.timeout, self.retries, self.backoff,
+                                    on_attempt=lambda: self._counters.add(calls=1),
+                                    on_retry=lambda: self._counters.add(retries=1))
+        except Retryable as exc:
+            return Verdict(None, exc.message)
+        except Refused as exc:
+            return Verdict(None, str(exc))
+        return parse_reply(raw)
 
     def stats(self) -> dict[str, int]:
         return self._counters.snapshot()
@@ -184,10 +147,3 @@ class OpenAIJudge:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         self.close()
-
-
-def _retry_after(value: str | None) -> float:
-    try:
-        return min(max(float(value or 0), 0.0), _MAX_RETRY_AFTER)
-    except ValueError:
-        return 0.0  # an HTTP-date: fall back to our own backoff

@@ -1,0 +1,102 @@
+"""The ``lrat agent`` command (registered in cli.py); the retriever and its libraries load only when it runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from lrat.cli_errors import usage_errors
+from lrat.params import read_params
+
+SECTION_DEFAULTS: dict[str, Any] = {"k": 5, "max_turns": 30, "concurrency": 8, "snippet_tokens": 512,
+                                    "document_tokens": 4096, "timeout": 120.0, "retries": 3, "backoff": 1.0,
+                                    "api_key_env": "OPENAI_API_KEY", "sampling": {}}
+
+
+def agent_command(
+    questions: Annotated[Path, typer.Option(help="queries.tsv (answers from a ground_truth.jsonl beside it) or "
+                                            "ground_truth.jsonl (query_id, query, answer).")],
+    llm_url: Annotated[str, typer.Option(help="OpenAI-compatible chat-completions endpoint, e.g. "
+                                         "http://localhost:8000/v1 (vLLM, SGLang) or a hosted API. Never written "
+                                         "into run files or logs.")],
+    llm_model: Annotated[str, typer.Option(help="Model name the endpoint serves.")],
+    out: Annotated[Path, typer.Option(help="Folder for run_<qid>.json (BC+ run files) and summary.json.")],
+    retriever: Annotated[str, typer.Option(help="base | a model folder | models:/name@alias | the URL of a "
+                                           "running `lrat serve` (http://host:port).")] = "base",
+    k: Annotated[int | None, typer.Option(help="Results per search [params: agent_runner.k, 5].")] = None,
+    max_turns: Annotated[int | None, typer.Option(help="LLM calls per question [params, 30].")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Questions in flight at once [params, 8].")] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
+    grader: Annotated[str, typer.Option(help="exact (normalized exact match) | llm (the same endpoint grades, "
+                                        "BC+-style prompt; the verdict goes into the run file).")] = "exact",
+    system_prompt: Annotated[Path | None, typer.Option(help="A file with the system prompt to use instead of "
+                                                       "the built-in one.")] = None,
+    corpus: Annotated[Path, typer.Option(help="corpus.jsonl for a local retriever (base, folder, MLflow URI).")] = (
+        Path("data/world/corpus.jsonl")),
+    params: Annotated[Path, typer.Option(help="params.yaml with `agent_runner:` and `retrieval:`.")] = (
+        Path("params.yaml")),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print summary.json on stdout.")] = False,
+) -> None:
+    """Run a tool-calling LLM search agent on each question, with `search` and `get_document` backed by a
+    retriever, and write one BrowseComp-Plus run file per question (what `lrat ingest` reads) plus summary.json.
+
+    Re-running skips questions whose run file exists. Exit 0 when every question has a run file, 1 when some
+    failed (LLM unreachable after retries; listed in summary.json), 2 on usage errors.
+    """
+    from lrat.agent.chat import ChatClient
+    from lrat.agent.loop import DEFAULT_SYSTEM_PROMPT, RunSettings
+    from lrat.agent.runner import read_questions, run_all
+    from lrat.agent.tools import ToolBox
+
+    with usage_errors():
+        values = read_params(params) if params.is_file() else {}
+        section = {**SECTION_DEFAULTS, **(values.get("agent_runner") or {})}
+        unknown = sorted(set(section) - set(SECTION_DEFAULTS))
+        if unknown:
+            raise ValueError(f"unknown agent_runner settings in {params}: {', '.join(unknown)}")
+        asked = read_questions(questions)[: limit or None]
+        prompt = system_prompt.read_text(encoding="utf-8") if system_prompt is not None else DEFAULT_SYSTEM_PROMPT
+        client = ChatClient(llm_url, llm_model, api_key_env=str(section["api_key_env"]),
+                            timeout=float(section["timeout"]), retries=int(section["retries"]),
+                            backoff=float(section["backoff"]), sampling=section["sampling"])
+        settings = RunSettings(max_turns=max_turns or int(section["max_turns"]), system_prompt=prompt)
+        engine = _open_retriever(retriever, corpus, values)
+        tools = ToolBox(engine, k or int(section["k"]), int(section["snippet_tokens"]),
+                        int(section["document_tokens"]))
+    metadata = {"model": llm_model, "retriever": retriever if not retriever.startswith("http") else "http service",
+                "k": tools.k, "snippet_max_tokens": tools.snippet_tokens, "output_dir": str(out)}
+    bar = None
+    if not quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(asked), desc="agent runs", unit="question")
+    try:
+        summary = run_all(asked, client, tools, settings, out, metadata, grader,
+                          concurrency or int(section["concurrency"]), bar.update if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    if json_out:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        typer.echo(f"{summary['run_files']} of {summary['questions']} questions have run files in {out} "
+                   f"({summary['completed']} answered, {summary['failed']} failed); accuracy "
+                   f"{summary['accuracy']} ({summary['grader']})", err=True)
+    if summary["failed"]:
+        raise typer.Exit(1)
+
+
+def _open_retriever(spec: str, corpus: Path, values: dict[str, Any]) -> Any:
+    from lrat.simulate.pipeline import open_retriever
+
+    retrieval = values.get("retrieval") or {}
+    cache = retrieval.get("cache_dir", ".cache/embeddings")
+    if not spec.startswith(("http://", "https://")) and not corpus.is_file():
+        raise FileNotFoundError(f"{corpus} not found: a local retriever needs --corpus")
+    return open_retriever(spec, corpus, Path(cache) if cache else None,
+                          query_prefix=str(retrieval.get("query_prefix") or ""),
+                          doc_prefix=str(retrieval.get("doc_prefix") or ""), progress=False)
