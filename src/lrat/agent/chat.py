@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from lrat.chat_http import Refused, Retryable, endpoints, post_with_retries
@@ -25,20 +24,19 @@ class ChatError(RuntimeError):
 
 @dataclass
 class Usage:
-    """Tokens the server reported, summed over the calls of one run (None: the server reports none)."""
+    """Tokens the server reported, summed over the calls of one run (None: the server reports none). One run is one
+    thread, so no lock."""
 
     input_tokens: int | None = None
     output_tokens: int | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, usage: Any) -> None:
         if not isinstance(usage, dict):
             return
-        with self._lock:
-            for mine, theirs in (("input_tokens", "prompt_tokens"), ("output_tokens", "completion_tokens")):
-                value = usage.get(theirs)
-                if isinstance(value, int):
-                    setattr(self, mine, (getattr(self, mine) or 0) + value)
+        for mine, theirs in (("input_tokens", "prompt_tokens"), ("output_tokens", "completion_tokens")):
+            value = usage.get(theirs)
+            if isinstance(value, int):
+                setattr(self, mine, (getattr(self, mine) or 0) + value)
 
     def as_dict(self) -> dict[str, int] | None:
         if self.input_tokens is None and self.output_tokens is None:
