@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 PYTHON3 ?= python3
 
-.PHONY: install run test test-fast lint bench clean
+.PHONY: install run test test-fast lint bench flywheel clean
 
 install: $(STAMP)
 
@@ -39,6 +39,8 @@ run: install
 	@echo ""
 	@echo "Serve the champion (POST /search, /search_batch, /get_document on http://127.0.0.1:3000):"
 	@echo "  $(VENV)/bin/lrat serve"
+	@echo "Run the data flywheel on top (serve, collect, retrain, gate; about an hour on 2 cores):"
+	@echo "  make flywheel"
 
 test: install
 	$(VENV)/bin/pytest -m "slow or not slow"
@@ -51,6 +53,10 @@ test-fast: install
 lint: install
 	$(VENV)/bin/ruff check src tests benches
 	$(VENV)/bin/actionlint
+
+# The data flywheel on the embedded default, after `make run` (README: "The data flywheel"); not part of `make run`.
+flywheel: install
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/lrat flywheel --rounds 3 --resume
 
 bench: install
 	$(PY) benches/bench_ingest.py

@@ -33,6 +33,8 @@ def _root(
 from lrat.agent.command import agent_command  # noqa: E402  (light: heavy imports live inside)
 from lrat.analyze.command import analyze_command  # noqa: E402
 from lrat.evaluation.command import evaluate_command  # noqa: E402
+from lrat.experiments.command import experiment_app  # noqa: E402
+from lrat.flywheel.command import flywheel_command  # noqa: E402
 from lrat.ingest.command import ingest_command  # noqa: E402
 from lrat.mining.command import mine_command  # noqa: E402
 from lrat.registry.command import promote_command, register_command  # noqa: E402
@@ -55,6 +57,8 @@ app.command("index")(index_command)
 app.command("bento")(bento_command)
 app.command("serve")(serve_command)
 app.command("agent")(agent_command)
+app.command("flywheel")(flywheel_command)
+app.add_typer(experiment_app, name="experiment")
 
 
 def main() -> None:

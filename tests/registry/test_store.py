@@ -159,3 +159,25 @@ def test_a_model_from_elsewhere_is_imported_once(root: Path, ctx: Context, tmp_p
     copied = resolve_candidate(registry, "models:/other/1", ctx)[0]
     assert copied.version != first.version and copied.tags["source.model_uri"] == "models:/other/1"
     assert resolve_candidate(registry, "models:/other/1", ctx)[0].version == copied.version
+
+
+@pytest.mark.parametrize("fail_at", [0, 1, 2])
+def test_a_judged_promotion_applied_again_after_a_kill_ends_as_one_promotion(root: Path, ctx: Context,
+                                                                             fail_at: int):
+    """The flywheel saves the judged record, then applies it; a process killed at any point of the first
+    application and resumed applies it again: the result is the one promotion, not v2 replacing itself."""
+    from lrat.registry.promotion import apply_decision
+
+    registry = _three_versions(root, ctx)
+    registry.promote(registry.get("1"), None)
+    record = {"decision": "promoted", "candidate": {"version": "2"}, "champion": {"version": "1"}}
+    if fail_at:
+        with pytest.raises(KeyboardInterrupt):
+            apply_decision(record, Registry(NAME, client=Flaky(registry.client, fail_at)))
+    else:
+        apply_decision(record, registry)
+    after = apply_decision(record, registry)
+    assert after["aliases"] == registry.aliases() == {CHAMPION: "2", PREVIOUS: "1"}
+    assert registry.get("2").tags[REPLACED_TAG] == "1"
+    refused = apply_decision({**record, "decision": "refused", "candidate": {"version": "3"}}, registry)
+    assert refused["decision"] == "refused" and registry.aliases() == {CHAMPION: "2", PREVIOUS: "1"}

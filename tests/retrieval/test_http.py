@@ -90,6 +90,13 @@ def test_search_batch_and_documents_match_the_served_retriever(service: Service,
     assert service.requests.count("search_batch") == 1
 
 
+def test_more_queries_than_the_service_takes_at_once_go_in_several_batches(service: Service, world: World):
+    client = HttpRetriever(service.url, max_batch=3)
+    queries = [q.text for q in world.questions[:8]]
+    assert client.search_batch(queries, 5) == service.retriever.search_batch(queries, 5)
+    assert service.requests.count("search_batch") == 3  # 3 + 3 + 2, in order
+
+
 def test_an_older_service_without_search_batch_gets_one_request_per_query(service: Service, world: World):
     service.batch = False
     client = HttpRetriever(service.url)

@@ -47,36 +47,22 @@ def agent_command(
     Re-running skips questions whose run file exists. Exit 0 when every question has a run file, 1 when some
     failed (LLM unreachable after retries; listed in summary.json), 2 on usage errors.
     """
-    from lrat.agent.chat import ChatClient
-    from lrat.agent.loop import DEFAULT_SYSTEM_PROMPT, RunSettings
     from lrat.agent.runner import read_questions, run_all
-    from lrat.agent.tools import ToolBox
 
     with usage_errors():
         values = read_params(params) if params.is_file() else {}
-        section = {**SECTION_DEFAULTS, **(values.get("agent_runner") or {})}
-        unknown = sorted(set(section) - set(SECTION_DEFAULTS))
-        if unknown:
-            raise ValueError(f"unknown agent_runner settings in {params}: {', '.join(unknown)}")
         asked = read_questions(questions)[: limit or None]
-        prompt = system_prompt.read_text(encoding="utf-8") if system_prompt is not None else DEFAULT_SYSTEM_PROMPT
-        client = ChatClient(llm_url, llm_model, api_key_env=str(section["api_key_env"]),
-                            timeout=float(section["timeout"]), retries=int(section["retries"]),
-                            backoff=float(section["backoff"]), sampling=section["sampling"])
-        settings = RunSettings(max_turns=max_turns or int(section["max_turns"]), system_prompt=prompt)
-        engine = _open_retriever(retriever, corpus, values)
-        tools = ToolBox(engine, k or int(section["k"]), int(section["snippet_tokens"]),
-                        int(section["document_tokens"]))
-    metadata = {"model": llm_model, "retriever": retriever if not retriever.startswith("http") else "http service",
-                "k": tools.k, "snippet_max_tokens": tools.snippet_tokens, "output_dir": str(out)}
+        prompt = system_prompt.read_text(encoding="utf-8") if system_prompt is not None else None
+        client, tools, settings, metadata, in_flight = llm_runner(values, llm_url, llm_model, retriever, out, k,
+                                                                  max_turns, prompt, corpus)
     bar = None
     if not quiet:
         from tqdm import tqdm
 
         bar = tqdm(total=len(asked), desc="agent runs", unit="question")
     try:
-        summary = run_all(asked, client, tools, settings, out, metadata, grader,
-                          concurrency or int(section["concurrency"]), bar.update if bar else None)
+        summary = run_all(asked, client, tools, settings, out, metadata, grader, concurrency or in_flight,
+                          bar.update if bar else None)
     finally:
         if bar is not None:
             bar.close()
@@ -88,6 +74,31 @@ def agent_command(
                    f"{summary['accuracy']} ({summary['grader']})", err=True)
     if summary["failed"]:
         raise typer.Exit(1)
+
+
+def llm_runner(values: dict[str, Any], llm_url: str, llm_model: str, retriever: str, out: Path,
+               k: int | None = None, max_turns: int | None = None, system_prompt: str | None = None,
+               corpus: Path = Path("data/world/corpus.jsonl")) -> tuple[Any, Any, Any, dict[str, Any], int]:
+    """(chat client, tools, run settings, run-file metadata, concurrency) from params.yaml `agent_runner:`; the
+    flywheel runs its LLM rounds through the same pieces as `lrat agent`."""
+    from lrat.agent.chat import ChatClient
+    from lrat.agent.loop import DEFAULT_SYSTEM_PROMPT, RunSettings
+    from lrat.agent.tools import ToolBox
+
+    section = {**SECTION_DEFAULTS, **(values.get("agent_runner") or {})}
+    unknown = sorted(set(section) - set(SECTION_DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown agent_runner settings in params.yaml: {', '.join(unknown)}")
+    client = ChatClient(llm_url, llm_model, api_key_env=str(section["api_key_env"]),
+                        timeout=float(section["timeout"]), retries=int(section["retries"]),
+                        backoff=float(section["backoff"]), sampling=section["sampling"])
+    settings = RunSettings(max_turns=max_turns or int(section["max_turns"]),
+                           system_prompt=system_prompt or DEFAULT_SYSTEM_PROMPT)
+    tools = ToolBox(_open_retriever(retriever, corpus, values), k or int(section["k"]),
+                    int(section["snippet_tokens"]), int(section["document_tokens"]))
+    metadata = {"model": llm_model, "retriever": retriever if not retriever.startswith("http") else "http service",
+                "k": tools.k, "snippet_max_tokens": tools.snippet_tokens, "output_dir": str(out)}
+    return client, tools, settings, metadata, int(section["concurrency"])
 
 
 def _open_retriever(spec: str, corpus: Path, values: dict[str, Any]) -> Any:

@@ -50,13 +50,15 @@ def list_files(inputs: list[Path]) -> tuple[list[tuple[Path, str]], list[str]]:
 
 def _loads(text: str) -> tuple[Any, str | None]:
     try:
-        return json.loads(text), None
+        value = json.loads(text)
     except RecursionError:
         return None, "JSON nested too deeply to read"
     except json.JSONDecodeError as exc:
         truncated = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
         kind = "truncated JSON" if truncated else "invalid JSON"
         return None, f"{kind}: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+    # a JSON null would otherwise look like a blank line (no record, no error) and vanish uncounted
+    return (None, "JSON null: expected a run record") if value is None else (value, None)
 
 
 def _decode(raw: bytes) -> tuple[str | None, str | None]:

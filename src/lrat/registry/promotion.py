@@ -130,6 +130,14 @@ def promote(spec: str | None, settings: Settings, registry: Registry | None = No
     the decision record (``decision``: promoted | refused | unchanged when it already is the champion)."""
     registry = registry or Registry(settings.registry)
     candidate, asked = resolve_candidate(registry, spec, settings.context)
+    record = judge(candidate, asked, settings, registry, progress)
+    return apply_decision(record, registry)
+
+
+def judge(candidate: Version, asked: str, settings: Settings, registry: Registry, progress: bool = True
+          ) -> dict[str, Any]:
+    """The decision record without touching the registry: the flywheel saves it before `apply_decision`, so a
+    process killed in between re-applies the same decision instead of evaluating again."""
     champion = registry.by_alias(CHAMPION)
     base = {"registry": {"name": registry.name, "tracking_uri": redact(registry.client.tracking_uri)},
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -142,13 +150,23 @@ def promote(spec: str | None, settings: Settings, registry: Registry | None = No
     evaluation = evaluate_pair(reference["spec"], candidate.uri, settings, progress)
     trained, validation = training_facts(registry, candidate)
     checks = gate_checks(evaluation, trained, validation, settings.gate)
-    decision = PROMOTED if passed(checks) else REFUSED
-    if decision == PROMOTED:
-        registry.promote(candidate, champion)
-    return {**base, "decision": decision, "champion": reference, "gate": dataclasses.asdict(settings.gate),
-            "evaluation": evaluation, "checks": [c.as_dict() for c in checks],
+    return {**base, "decision": PROMOTED if passed(checks) else REFUSED, "champion": reference,
+            "gate": dataclasses.asdict(settings.gate), "evaluation": evaluation,
+            "checks": [c.as_dict() for c in checks],
             "candidate": {**base["candidate"], "trained_by_lrat": trained, "validation": validation},
             "lineage": candidate.tags, "aliases": registry.aliases()}
+
+
+def apply_decision(record: dict[str, Any], registry: Registry) -> dict[str, Any]:
+    """Move the aliases a judged record asks for. Idempotent: applied twice (a resumed flywheel), the second call
+    finds the candidate already champion and changes nothing."""
+    if record["decision"] != PROMOTED:
+        return record
+    candidate = registry.get(str(record["candidate"]["version"]))
+    before = record["champion"].get("version")
+    if registry.aliases().get(CHAMPION) != candidate.version:
+        registry.promote(candidate, registry.get(str(before)) if before else None)
+    return {**record, "aliases": registry.aliases()}
 
 
 def rollback(settings: Settings, registry: Registry | None = None) -> dict[str, Any]:

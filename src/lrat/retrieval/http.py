@@ -16,8 +16,11 @@ from lrat.retrieval.base import Hit
 
 
 class HttpRetriever:
-    def __init__(self, url: str, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, timeout: float = 30.0, max_batch: int = 64) -> None:
+        """``max_batch``: most queries per /search_batch (the service's ``serve.max_batch``); more are sent in
+        several requests, so a simulator with hundreds of agents in flight stays within the service's limit."""
         self.url, self.timeout, self.name = url.rstrip("/"), timeout, url
+        self.max_batch = max(1, max_batch)
         self._batch = True
 
     def _post(self, route: str, body: dict[str, Any]) -> Any:
@@ -36,8 +39,11 @@ class HttpRetriever:
     def search_batch(self, queries: list[str], k: int = 10) -> list[list[Hit]]:
         if self._batch and queries:
             try:
-                answer = self._post("search_batch", {"queries": queries, "k": k})
-                return [self._hits(rows) for rows in answer["results"]]
+                out: list[list[Hit]] = []
+                for start in range(0, len(queries), self.max_batch):
+                    answer = self._post("search_batch", {"queries": queries[start:start + self.max_batch], "k": k})
+                    out += [self._hits(rows) for rows in answer["results"]]
+                return out
             except urllib.error.HTTPError as exc:
                 if exc.code not in (404, 405):
                     raise

@@ -64,9 +64,20 @@ def stop(proc: subprocess.Popen, grace: float = 20.0) -> int:
     return int(proc.returncode if proc.returncode is not None else -1)
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the process that started it dies (Linux), so a SIGKILLed flywheel
+    does not leave its service running."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 @contextmanager
 def serving(target: str, log: Path, host: str = "127.0.0.1", port: int | None = None, timeout: float = 180.0,
-            args: list[str] | None = None, env: dict[str, str] | None = None
+            args: list[str] | None = None, env: dict[str, str] | None = None, die_with_parent: bool = False
             ) -> Iterator[tuple[str, subprocess.Popen]]:
     """``bentoml serve TARGET`` (a bento tag or ``module:Class``) until the block ends: ``(url, process)``."""
     port = port or free_port(host)
@@ -74,7 +85,8 @@ def serving(target: str, log: Path, host: str = "127.0.0.1", port: int | None = 
     with log.open("w") as sink:
         proc = subprocess.Popen([bentoml_exe(), "serve", target, "--host", host, "--port", str(port), *(args or [])],
                                 stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
-                                env={**os.environ, **(env or {})})
+                                env={**os.environ, **(env or {})},
+                                preexec_fn=_die_with_parent if die_with_parent and sys.platform == "linux" else None)
         url = f"http://{host}:{port}"
         try:
             wait_ready(url, proc, timeout, log)

@@ -162,6 +162,10 @@ def train(labels: Path, out: Path, cfg: TrainConfig, *, name: str = "lrat", mini
                 if isinstance(v, int | float)})
         trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=to_dataset(rows),
                                              loss=_loss(model, cfg), callbacks=[_callback()])
+        if not progress:  # quiet means quiet: no loss dicts on stdout (they would break --json output)
+            from transformers.trainer_callback import PrinterCallback
+
+            trainer.remove_callback(PrinterCallback)
         resume = cfg.resume and any(checkpoints.glob("checkpoint-*"))
         result = trainer.train(resume_from_checkpoint=True if resume else None)
         _save(model, out)

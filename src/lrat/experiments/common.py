@@ -1,0 +1,172 @@
+"""What both experiments share: their settings (`experiment:` in params.yaml), the held-out questions every model
+is scored on, whether that benchmark supports the simulated agent, where a missing input comes from, and turning a
+model spec (an MLflow alias included) into a folder that is loaded from disk by every evaluation."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lrat.params import section
+
+DEFAULT_SPLIT = "test"
+SECTION_KEYS = {"split": None, "scaling": {"fractions", "max_rows", "experiment"}, "topk": {"k", "experiment"}}
+TRAJECTORIES_HINT = ("the normalized trajectories, written by `lrat ingest` (`make run`, or `dvc repro ingest` on "
+                     "your own logs); or give --trajectories")
+WORLD_HINT = ("the benchmark folder: `make run` writes data/world; for your own logs give --world with "
+              "corpus.jsonl, queries.tsv, qrel_evidence.txt and splits.json")
+
+
+def experiment_settings(values: dict[str, Any], params: Path | str = "params.yaml") -> dict[str, Any]:
+    """params.yaml `experiment:`; unknown keys are errors (a typo must not silently run the defaults)."""
+    settings = section(values, "experiment", params)
+    unknown = sorted(set(settings) - set(SECTION_KEYS))
+    for name, keys in SECTION_KEYS.items():
+        if keys is None or settings.get(name) is None:
+            continue
+        if not isinstance(settings[name], dict):
+            raise ValueError(f"{params}: `experiment.{name}:` must be a mapping")
+        unknown += [f"{name}.{k}" for k in sorted(set(settings[name]) - keys)]
+    if unknown:
+        raise ValueError(f"unknown experiment settings in {params}: {', '.join(unknown)}")
+    return settings
+
+
+def parse_list(text: str | None, default: Any, kind: type, option: str) -> tuple[Any, ...]:
+    """``"0.1,0.25"`` (a flag) or a YAML list (params) → a tuple of ``kind``; None means ``default``."""
+    value = default if text is None else text
+    items = value.split(",") if isinstance(value, str) else list(value or [])
+    try:
+        out = tuple(kind(str(item).strip()) for item in items if str(item).strip())
+    except ValueError:
+        raise ValueError(f"{option}: expected a comma-separated list of numbers, got {value!r}") from None
+    if not out:
+        raise ValueError(f"{option}: give at least one value")
+    return out
+
+
+def require_file(path: Path, what: str) -> None:
+    """A missing input is a usage error naming the file and what produces it (the CLI exits 2)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path} not found: {what}")
+
+
+def require_world(world: Path) -> None:
+    from lrat.evaluation.offline import WORLD_FILES
+
+    if not world.is_dir():
+        raise FileNotFoundError(f"{world} not found: {WORLD_HINT}")
+    missing = [name for name in WORLD_FILES if not (world / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{world}: missing {', '.join(missing)} ({WORLD_HINT})")
+
+
+def questions_sha256(qids: list[str]) -> str:
+    """Which questions a number comes from, independent of the benchmark files' other contents."""
+    return hashlib.sha256("\n".join(qids).encode()).hexdigest()
+
+
+def relative_gain(new: float | None, old: float | None) -> float | None:
+    """(new − old) / old, rounded; None where it is undefined (no value, or old = 0)."""
+    if new is None or old is None or old == 0:
+        return None
+    return round((new - old) / old, 4)
+
+
+@dataclass(frozen=True)
+class Bench:
+    """The held-out questions and how every model searches them: the same for all models an experiment compares
+    (same split, same agent seed, same cached encodings, same prefixes)."""
+
+    world: Path
+    split: str = DEFAULT_SPLIT
+    seed: int = 13
+    cache_dir: Path | None = Path(".cache/embeddings")
+    query_prefix: str = ""
+    doc_prefix: str = ""
+    agent: dict[str, Any] = field(default_factory=dict)  # params.yaml `agent:`
+    use_agent: bool = True
+
+    @property
+    def prefixes(self) -> dict[str, str]:
+        return {"query_prefix": self.query_prefix, "doc_prefix": self.doc_prefix}
+
+    def agent_skipped(self) -> str | None:
+        """None when the simulated agent can answer this benchmark's questions, else why not (goes in the JSON)."""
+        from lrat.simulate.store import STATE
+
+        if not self.use_agent:
+            return "agent-level evaluation switched off (--no-agent)"
+        if not (self.world / STATE).is_file():
+            return (f"{self.world} is not a simulated world ({STATE} missing; real agent logs have no simulator to "
+                    "replay them): offline metrics only")
+        return None
+
+    def agent_config(self, **overrides: Any) -> Any:
+        from lrat.simulate.pipeline import agent_config
+
+        return dataclasses.replace(agent_config(self.agent), **overrides)
+
+
+def bench_from_params(values: dict[str, Any], params: Path, world: Path, split: str | None = None,
+                      seed: int | None = None, use_agent: bool = True) -> Bench:
+    retrieval = section(values, "retrieval", params)
+    cache = retrieval.get("cache_dir", ".cache/embeddings")
+    settings = experiment_settings(values, params)
+    return Bench(world=world, split=str(split or settings.get("split") or DEFAULT_SPLIT),
+                 seed=int(seed if seed is not None else values.get("seed", 13)),
+                 cache_dir=Path(cache) if cache else None,
+                 query_prefix=str(retrieval.get("query_prefix") or ""),
+                 doc_prefix=str(retrieval.get("doc_prefix") or ""),
+                 agent=section(values, "agent", params), use_agent=use_agent)
+
+
+def resolve_model(spec: str, dst: Path) -> tuple[str, dict[str, Any]]:
+    """A spec every evaluation can load from disk, and what it was: ``models:/NAME@ALIAS`` is looked up in the
+    registry first, so a missing champion is a clear error rather than an MLflow traceback."""
+    from lrat.retrieval.encoder import is_mlflow_uri, materialize
+
+    info: dict[str, Any] = {"spec": spec}
+    if is_mlflow_uri(spec):
+        from lrat.tracking import DEFAULT_DB, tracking_uri
+
+        if not os.environ.get("MLFLOW_TRACKING_URI") and not Path(DEFAULT_DB).is_file():
+            raise FileNotFoundError(f"{DEFAULT_DB} not found: {spec} lives in the MLflow store that `make run` "
+                                    "creates (or set MLFLOW_TRACKING_URI); or give a model folder")
+        if spec.startswith("models:/") and "@" in spec:
+            from lrat.registry.store import Registry, redact
+
+            name, alias = spec[len("models:/"):].split("@", 1)
+            version = Registry(name).by_alias(alias)
+            if version is None:
+                raise FileNotFoundError(
+                    f"{spec}: no version of {name!r} has the alias @{alias} in the MLflow registry "
+                    f"({redact(tracking_uri())}); `make run` (stages register and promote) or `lrat promote` sets "
+                    "@champion, or give a model folder")
+            info.update(version=version.version, run_id=version.run_id)
+    elif spec != "base" and not Path(spec).is_dir():
+        raise FileNotFoundError(f"model {spec!r} is not 'base', an MLflow model URI (models:/..., runs:/...) or a "
+                                "model folder")
+    return materialize(spec, dst), info
+
+
+def finish_report(report: dict[str, Any], log_runs: Any, started: float, out: Path, plot: Path | None,
+                  draw: str) -> dict[str, Any]:
+    """The same last steps for every experiment: its MLflow runs, the time, the JSON, the figure
+    (``draw`` names the function in lrat.experiments.plots)."""
+    import time
+
+    from lrat.io import write_json
+
+    report["mlflow"]["runs"] = log_runs(report, report["mlflow"]["experiment"])
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    write_json(out, report)
+    if plot is not None:
+        from lrat.experiments import plots
+
+        getattr(plots, draw)(report, plot)
+    return report

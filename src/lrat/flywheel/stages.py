@@ -1,0 +1,277 @@
+"""One function per flywheel stage. Each reads what earlier stages left in the round's folder, writes its own
+outputs there, and returns the small summary its marker keeps (and the round's MLflow child run logs)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from lrat.flywheel.config import FlywheelConfig
+from lrat.flywheel.state import Rounds
+from lrat.params import section
+
+
+@dataclass
+class Ctx:
+    """What every stage needs: the settings, the registry, where the round's files go."""
+
+    root: Path
+    params_path: Path
+    values: dict[str, Any]
+    cfg: FlywheelConfig
+    world: Path
+    rounds: Rounds
+    settings: Any           # lrat.registry.promotion.Settings
+    registry: Any           # lrat.registry.store.Registry
+    progress: bool = True
+    log: Callable[[str], None] = print
+
+    @property
+    def seed(self) -> int:
+        return int(self.values.get("seed", 13))
+
+    def data(self, key: str) -> Path | None:
+        value = section(self.values, "data", self.params_path).get(key)
+        return Path(value) if value else None
+
+
+# serve + collect -------------------------------------------------------------------------------------------------
+
+
+def collect(ctx: Ctx, n: int, qids: list[str]) -> dict[str, Any]:
+    """Serve the champion (pinned to its version) as a real `bentoml serve` and let the agent answer the round's
+    questions through it; the run files go to ``round-NN/runs``."""
+    from lrat.registry.store import CHAMPION
+    from lrat.serving.bundle import ensure_bento, inputs_from_params
+    from lrat.serving.process import serving
+    from lrat.serving.settings import bentoml_home
+
+    home = bentoml_home()
+    inputs = inputs_from_params(ctx.values, ctx.params_path, root=ctx.root)
+    champion = ctx.registry.by_alias(CHAMPION)
+    record = ensure_bento(champion.uri if champion else None, inputs, None, ctx.progress)
+    served = record["served_model"]
+    label = f"{served['name']}/{served['version']}" if served.get("version") else str(served["name"])
+    ctx.log(f"round {n}: serving {label} (bento {record['bento']}) for {len(qids)} fresh {ctx.cfg.split} questions")
+    rd = ctx.rounds.round_dir(n)
+    runs = rd / "runs"
+    log = ctx.rounds.bookkeeping(n) / "serve.log"  # beside the round's folder: logs are not data
+    with serving(record["bento"], log, env={"BENTOML_HOME": home}, die_with_parent=True) as (url, proc):
+        ctx.rounds.record_server(n, proc.pid, url)
+        if ctx.cfg.agent == "llm":
+            summary = _llm_agent(ctx, qids, url, runs)
+        else:
+            summary = _simulated_agent(ctx, qids, url, f"lrat-serve {label}", runs, inputs.serve.max_batch)
+    ctx.rounds.forget_server(n)
+    return {"served": {"name": served["name"], "version": served.get("version"), "bento": record["bento"]},
+            "questions": len(qids), **summary}
+
+
+def _simulated_agent(ctx: Ctx, qids: list[str], url: str, name: str, out: Path, max_batch: int) -> dict[str, Any]:
+    from lrat.retrieval.http import HttpRetriever
+    from lrat.simulate.driver import simulate
+    from lrat.simulate.pipeline import agent_config
+    from lrat.simulate.store import load_world
+
+    world = load_world(ctx.world)
+    by_id = {q.qid: q for q in world.questions}
+    missing = [q for q in qids if q not in by_id]
+    if missing:
+        raise ValueError(f"{len(missing)} question(s) of split {ctx.cfg.split!r} are not in {ctx.world} "
+                         f"(e.g. {missing[0]})")
+    engine = HttpRetriever(url, max_batch=max_batch)
+    engine.name = name  # the run files name the served version, not a port that changes every round
+    held_out = {d for q in world.questions if q.split == ctx.settings.gate.split for d in q.evidence}
+    bar = _bar(len(qids), "agents via the service", ctx.progress)
+    try:
+        summary = simulate(world, [by_id[q] for q in qids], engine,
+                           agent_config(section(ctx.values, "agent", ctx.params_path)), ctx.seed, out,
+                           bar.update if bar else None, held_out)
+    finally:
+        if bar is not None:
+            bar.close()
+    return {"agent": "simulated", "success": summary["success"], "avg_searches": summary["avg_searches"],
+            "avg_browses": summary["avg_browses"], "seconds": summary["seconds"]}
+
+
+def _llm_agent(ctx: Ctx, qids: list[str], url: str, out: Path) -> dict[str, Any]:
+    from lrat.agent.command import llm_runner
+    from lrat.agent.runner import read_questions, run_all
+
+    queries = ctx.data("queries") or ctx.world / "queries.tsv"
+    wanted = set(qids)
+    asked = [q for q in read_questions(queries) if q.qid in wanted]
+    client, tools, settings, metadata, concurrency = llm_runner(ctx.values, str(ctx.cfg.llm_url),
+                                                                 str(ctx.cfg.llm_model), url, out)
+    bar = _bar(len(asked), "agent runs", ctx.progress)
+    try:
+        summary = run_all(asked, client, tools, settings, out, metadata, "exact", concurrency,
+                          bar.update if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    if summary["failed"]:
+        raise RuntimeError(f"{summary['failed']} of {summary['questions']} agent runs failed (see {out}/summary.json)"
+                           "; re-run with --resume to retry them")
+    return {"agent": "llm", "success": summary.get("accuracy"), "run_files": summary["run_files"]}
+
+
+def _bar(total: int, desc: str, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="run")
+
+
+# ingest, mine, validate --------------------------------------------------------------------------------------------
+
+
+def ingest(ctx: Ctx, n: int) -> dict[str, Any]:
+    from lrat.ingest.runner import ingest as run_ingest
+    from lrat.ingest.tools import ToolNames
+
+    rd = ctx.rounds.round_dir(n)
+    params = section(ctx.values, "ingest", ctx.params_path)
+    summary = run_ingest([rd / "runs"], rd / "ingested", str(params.get("format") or "auto"), ctx.data("corpus"),
+                         ctx.data("queries"), ctx.data("qrels_evidence"), ctx.data("qrels_golds"),
+                         ctx.data("ground_truth"), tools=ToolNames.from_params(params), progress=False)
+    return {"trajectories": summary["trajectories"], "rejected": summary["rejected"]}
+
+
+def window(cfg: FlywheelConfig, n: int) -> list[int]:
+    """The rounds whose trajectories train round ``n``'s challenger."""
+    return list(range(1, n + 1)) if cfg.window is None else list(range(max(1, n - cfg.window + 1), n + 1))
+
+
+def mine(ctx: Ctx, n: int) -> dict[str, Any]:
+    from lrat.mining.options import resolve_options
+    from lrat.mining.run import mine as run_mine
+
+    rd = ctx.rounds.round_dir(n)
+    rounds = window(ctx.cfg, n)
+    sources = [ctx.rounds.round_dir(r) / "ingested" / "trajectories.jsonl" for r in rounds]
+    if len(sources) == 1:
+        trajectories = sources[0]
+    else:
+        trajectories = rd / "labels" / "window_trajectories.jsonl"
+        trajectories.parent.mkdir(parents=True, exist_ok=True)
+        from lrat.io import atomic_open
+
+        with atomic_open(trajectories) as sink:
+            for source in sources:
+                with source.open(encoding="utf-8") as fh:
+                    shutil.copyfileobj(fh, sink)
+    # The flywheel keeps its own verdict cache: the pipeline's is a DVC output that `dvc repro` must find as it
+    # left it.
+    opts = resolve_options(None, section(ctx.values, "mine", ctx.params_path),
+                           {"judge_cache": str(ctx.cfg.dir / "verdicts.sqlite")})
+    corpus = ctx.data("corpus") or ctx.world / "corpus.jsonl"
+    summary = run_mine(trajectories, corpus, rd / "labels" / "labels.jsonl", opts, rd / "labels" / "mining.json",
+                       progress=False)
+    return {"rounds": rounds, "trajectories": summary["trajectories"]["used"], "rows": summary["rows"],
+            "satisfied_ratio": summary["satisfied_ratio"], "evidence_retention": summary["evidence_retention"]}
+
+
+class LabelsRejected(RuntimeError):
+    """The round's labels failed the Great Expectations gate: no challenger is trained from them."""
+
+
+def validate(ctx: Ctx, n: int) -> dict[str, Any]:
+    from lrat.validation.gate import validate as run_validate
+    from lrat.validation.report import failure_lines
+
+    rd = ctx.rounds.round_dir(n)
+    result = run_validate(rd / "labels" / "labels.jsonl", bounds=section(ctx.values, "validate", ctx.params_path),
+                          qrels_evidence=ctx.data("qrels_evidence"), out=rd / "validation.json",
+                          report=rd / "validation.md")
+    if not result["success"]:
+        raise LabelsRejected("\n".join([f"round {n}: the labels failed validation ({rd / 'validation.md'}); no "
+                                        "challenger is trained and the champion stays:", *failure_lines(result)]))
+    return {"status": "passed", "rows": result["rows"]}
+
+
+# train, register, evaluate, promote --------------------------------------------------------------------------------
+
+
+def train(ctx: Ctx, n: int, parent_run: str | None) -> dict[str, Any]:
+    from lrat.registry.store import CHAMPION
+    from lrat.training.train import train as run_train
+    from lrat.training.train import train_config
+
+    rd = ctx.rounds.round_dir(n)
+    cfg = train_config(section(ctx.values, "train", ctx.params_path), section(ctx.values, "retrieval",
+                                                                               ctx.params_path))
+    start = cfg.base_model
+    if ctx.cfg.init == "champion":
+        champion = ctx.registry.by_alias(CHAMPION)
+        start = champion.uri if champion else cfg.base_model
+    cfg = replace(cfg, base_model=start, experiment=ctx.cfg.experiment,
+                  data=replace(cfg.data, max_rows=ctx.cfg.max_rows))
+    tags = {"flywheel.round": str(n), **({"mlflow.parentRunId": parent_run} if parent_run else {})}
+    summary = run_train(rd / "labels" / "labels.jsonl", rd / "model", cfg, name=f"round-{n:02d}-train",
+                        mining_metrics=rd / "labels" / "mining.json", tags=tags, progress=ctx.progress,
+                        validation=rd / "validation.json")
+    return {"run_id": summary["run_id"], "start": start, "rows": summary["rows"], "steps": summary["steps"],
+            "train_loss": summary["train_loss"], "seconds": summary["seconds"]}
+
+
+def register(ctx: Ctx, n: int, parent_run: str | None) -> dict[str, Any]:
+    from lrat.registry.candidates import register_folder
+
+    version, _ = register_folder(ctx.registry, ctx.rounds.round_dir(n) / "model", ctx.settings.context)
+    ctx.registry.tag(version.version, {"flywheel.round": str(n), **({"flywheel.run_id": parent_run}
+                                                                     if parent_run else {})})
+    return {"version": version.version, "uri": version.uri}
+
+
+def evaluate(ctx: Ctx, n: int, version: str) -> dict[str, Any]:
+    """The gate's fresh paired evaluation of challenger and champion, saved before any alias moves."""
+    from lrat.io import write_json
+    from lrat.registry.promotion import judge
+
+    record = judge(ctx.registry.get(version), f"flywheel round {n}", ctx.settings, ctx.registry, ctx.progress)
+    write_json(ctx.rounds.round_dir(n) / "decision.json", record)
+    return {"decision": record["decision"], "champion_version": record["champion"].get("version")}
+
+
+def promote(ctx: Ctx, n: int) -> dict[str, Any]:
+    from lrat.flywheel.state import read_json
+    from lrat.registry.promotion import apply_decision
+    from lrat.registry.record import record_decision
+
+    rd = ctx.rounds.round_dir(n)
+    record = apply_decision(read_json(rd / "decision.json"), ctx.registry)
+    record = record_decision(record, ctx.settings.experiment, ctx.registry, ctx.root, rd / "promotion.json",
+                             rd / "promotion.md")
+    return {"decision": record["decision"], "champion_version": record["aliases"].get("champion"),
+            "failed": [c["name"] for c in record["checks"] if c["passed"] is False],
+            "promotion_run_id": record.get("promotion_run_id")}
+
+
+# versioning ---------------------------------------------------------------------------------------------------------
+
+
+def version_round(ctx: Ctx, n: int) -> dict[str, Any]:
+    """`dvc add` the finished round's folder: its runs, trajectories, labels and model become one content-addressed
+    DVC output (``round-NN.dvc``, to commit with git), restorable with `dvc checkout`."""
+    if not ctx.cfg.dvc:
+        return {"dvc": None, "why": "flywheel.dvc is off"}
+    rd = ctx.rounds.round_dir(n)
+    if not (ctx.root / ".dvc").is_dir():
+        raise ValueError(f"{ctx.root} is not a DVC repository (no .dvc/): run `dvc init`, or set flywheel.dvc: false")
+    exe = shutil.which("dvc", path=str(Path(sys.executable).parent)) or shutil.which("dvc") or "dvc"
+    done = subprocess.run([exe, "add", "--quiet", str(rd.resolve().relative_to(ctx.root.resolve()))], cwd=ctx.root,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"dvc add {rd} failed:\n{done.stderr.strip()[-2000:]}")
+    import yaml
+
+    dvc_file = rd.with_name(rd.name + ".dvc")
+    out = (yaml.safe_load(dvc_file.read_text(encoding="utf-8")) or {}).get("outs", [{}])[0]
+    return {"dvc": str(dvc_file), "md5": out.get("md5"), "files": out.get("nfiles"), "bytes": out.get("size")}
