@@ -76,7 +76,8 @@ def flywheel_command(
     if json_out:
         typer.echo(json.dumps(report, indent=2))
     s = report["summary"]
-    typer.echo(f"{s['rounds']} round(s), {s['promotions']} promotion(s); champion v{s['champion_version']}; "
+    champion = f"v{s['champion_version']}" if s["champion_version"] else "the base model (no promotion yet)"
+    typer.echo(f"{s['rounds']} round(s), {s['promotions']} promotion(s); champion {champion}; "
                f"held-out recall@10 {s['recall@10_start']} -> {s['recall@10_end']}, agent success "
                f"{s['agent_success_start']} -> {s['agent_success_end']}. Results: {ctx.cfg.metrics}, "
                f"{ctx.cfg.report}, {ctx.cfg.plot}", err=True)

@@ -37,7 +37,7 @@ def run_flywheel(ctx: stages.Ctx, rounds: int, resume: bool = False, restart: bo
         if row is None:
             row = run_round(ctx, n, round_questions(qids, ctx.seed, ctx.cfg.questions_per_round, n))
         else:
-            ctx.log(f"round {n}: finished earlier (champion v{row['champion']['version']}), not redone")
+            ctx.log(f"round {n}: finished earlier ({row['decision']}), not redone")
         rows.append(row)
         report = write_reports(ctx, plan, reference, rows)
     return report
