@@ -73,6 +73,14 @@ def test_a_folder_is_resumed_only_with_its_own_plan(tmp_path: Path):
     assert not (rounds.round_dir(1) / ".stages").exists()  # markers stay out of the DVC-tracked round folder
 
 
+def test_resume_on_a_new_folder_starts_it(tmp_path: Path):
+    """`make flywheel` always passes --resume: the first run starts the flywheel, later ones continue it."""
+    rounds = Rounds(tmp_path / "fw")
+    rounds.check_plan({"window": 1}, resume=True)
+    assert (tmp_path / "fw" / "plan.json").is_file()
+    rounds.check_plan({"window": 1}, resume=True)
+
+
 def test_a_service_left_by_a_killed_flywheel_is_stopped(tmp_path: Path):
     rounds = Rounds(tmp_path / "fw")
     # a stand-in whose command line names bentoml, in its own process group like a real service
