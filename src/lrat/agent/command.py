@@ -10,6 +10,7 @@ import typer
 
 from lrat.cli_errors import usage_errors
 from lrat.params import read_params
+from lrat.progress import progress_bar
 
 SECTION_DEFAULTS: dict[str, Any] = {"k": 5, "max_turns": 30, "concurrency": 8, "snippet_tokens": 512,
                                     "document_tokens": 4096, "timeout": 120.0, "retries": 3, "backoff": 1.0,
@@ -54,18 +55,9 @@ def agent_command(
         asked = read_questions(questions)[: limit or None]
         prompt = system_prompt.read_text(encoding="utf-8") if system_prompt is not None else None
         client, tools, settings, metadata, in_flight = llm_runner(values, llm_url, llm_model, retriever, out, k,
-                                                                  max_turns, prompt, corpus)
-    bar = None
-    if not quiet:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(asked), desc="agent runs", unit="question")
-    try:
-        summary = run_all(asked, client, tools, settings, out, metadata, grader, concurrency or in_flight,
-                          bar.update if bar else None)
-    finally:
-        if bar is not None:
-            bar.close()
+                                                                  max_turns, prompt, corpus, params)
+    with progress_bar(len(asked), "agent runs", "question", enabled=not quiet) as update:
+        summary = run_all(asked, client, tools, settings, out, metadata, grader, concurrency or in_flight, update)
     if json_out:
         typer.echo(json.dumps(summary, indent=2))
     else:
@@ -78,7 +70,8 @@ def agent_command(
 
 def llm_runner(values: dict[str, Any], llm_url: str, llm_model: str, retriever: str, out: Path,
                k: int | None = None, max_turns: int | None = None, system_prompt: str | None = None,
-               corpus: Path = Path("data/world/corpus.jsonl")) -> tuple[Any, Any, Any, dict[str, Any], int]:
+               corpus: Path = Path("data/world/corpus.jsonl"), params: Path | str = "params.yaml"
+               ) -> tuple[Any, Any, Any, dict[str, Any], int]:
     """(chat client, tools, run settings, run-file metadata, concurrency) from params.yaml `agent_runner:`; the
     flywheel runs its LLM rounds through the same pieces as `lrat agent`."""
     from lrat.agent.chat import ChatClient
@@ -88,7 +81,7 @@ def llm_runner(values: dict[str, Any], llm_url: str, llm_model: str, retriever: 
     section = {**SECTION_DEFAULTS, **(values.get("agent_runner") or {})}
     unknown = sorted(set(section) - set(SECTION_DEFAULTS))
     if unknown:
-        raise ValueError(f"unknown agent_runner settings in params.yaml: {', '.join(unknown)}")
+        raise ValueError(f"unknown agent_runner settings in {params}: {', '.join(unknown)}")
     client = ChatClient(llm_url, llm_model, api_key_env=str(section["api_key_env"]),
                         timeout=float(section["timeout"]), retries=int(section["retries"]),
                         backoff=float(section["backoff"]), sampling=section["sampling"])

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lrat.evaluation.offline import check_models, split_questions
+from lrat.progress import progress_bar
 
 DOCID_LINE = re.compile(r"^DocID:\s*(\S+)", re.MULTILINE)
 SEARCH_TOOLS = frozenset({"search"})
@@ -101,16 +102,8 @@ def evaluate_agents(models: dict[str, str], world: Path, split: str = "test", se
     results: dict[str, dict[str, Any]] = {}
 
     def run(name: str, engine: Any) -> None:
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(questions), desc=f"agents with {name}", unit="run")
-        try:
-            summary = simulate(state, questions, engine, cfg, seed, root / name, bar.update if bar else None)
-        finally:
-            if bar is not None:
-                bar.close()
+        with progress_bar(len(questions), f"agents with {name}", enabled=progress) as update:
+            summary = simulate(state, questions, engine, cfg, seed, root / name, update)
         results[name] = {"success": summary["success"], **score_run_files(root / name, qrels)}
 
     with tempfile.TemporaryDirectory(prefix="lrat-agent-eval-") as tmp:

@@ -97,14 +97,12 @@ class Bench:
 
     def agent_skipped(self) -> str | None:
         """None when the simulated agent can answer this benchmark's questions, else why not (goes in the JSON)."""
-        from lrat.simulate.store import STATE
+        from lrat.simulate.store import not_simulated
 
         if not self.use_agent:
             return "agent-level evaluation switched off (--no-agent)"
-        if not (self.world / STATE).is_file():
-            return (f"{self.world} is not a simulated world ({STATE} missing; real agent logs have no simulator to "
-                    "replay them): offline metrics only")
-        return None
+        why = not_simulated(self.world)
+        return f"{why}: offline metrics only" if why else None
 
     def agent_config(self, **overrides: Any) -> Any:
         from lrat.simulate.pipeline import agent_config

@@ -14,6 +14,7 @@ from typing import Any
 from lrat.flywheel.config import FlywheelConfig
 from lrat.flywheel.state import Rounds
 from lrat.params import section
+from lrat.progress import progress_bar
 
 
 @dataclass
@@ -87,14 +88,10 @@ def _simulated_agent(ctx: Ctx, qids: list[str], url: str, name: str, out: Path, 
     engine = HttpRetriever(url, max_batch=max_batch)
     engine.name = name  # the run files name the served version, not a port that changes every round
     held_out = {d for q in world.questions if q.split == ctx.settings.gate.split for d in q.evidence}
-    bar = _bar(len(qids), "agents via the service", ctx.progress)
-    try:
+    with progress_bar(len(qids), "agents via the service", enabled=ctx.progress) as update:
         summary = simulate(world, [by_id[q] for q in qids], engine,
-                           agent_config(section(ctx.values, "agent", ctx.params_path)), ctx.seed, out,
-                           bar.update if bar else None, held_out)
-    finally:
-        if bar is not None:
-            bar.close()
+                           agent_config(section(ctx.values, "agent", ctx.params_path)), ctx.seed, out, update,
+                           held_out)
     return {"agent": "simulated", "success": summary["success"], "avg_searches": summary["avg_searches"],
             "avg_browses": summary["avg_browses"], "seconds": summary["seconds"]}
 
@@ -108,25 +105,12 @@ def _llm_agent(ctx: Ctx, qids: list[str], url: str, out: Path) -> dict[str, Any]
     asked = [q for q in read_questions(queries) if q.qid in wanted]
     client, tools, settings, metadata, concurrency = llm_runner(ctx.values, str(ctx.cfg.llm_url),
                                                                  str(ctx.cfg.llm_model), url, out)
-    bar = _bar(len(asked), "agent runs", ctx.progress)
-    try:
-        summary = run_all(asked, client, tools, settings, out, metadata, "exact", concurrency,
-                          bar.update if bar else None)
-    finally:
-        if bar is not None:
-            bar.close()
+    with progress_bar(len(asked), "agent runs", "question", enabled=ctx.progress) as update:
+        summary = run_all(asked, client, tools, settings, out, metadata, "exact", concurrency, update)
     if summary["failed"]:
         raise RuntimeError(f"{summary['failed']} of {summary['questions']} agent runs failed (see {out}/summary.json)"
                            "; re-run with --resume to retry them")
     return {"agent": "llm", "success": summary.get("accuracy"), "run_files": summary["run_files"]}
-
-
-def _bar(total: int, desc: str, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="run")
 
 
 # ingest, mine, validate --------------------------------------------------------------------------------------------

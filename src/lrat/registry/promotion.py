@@ -64,13 +64,12 @@ def settings_from_params(values: dict[str, Any], params: Path, world: Path, root
 
 def agent_support(settings: Settings) -> str:
     """Empty when the agent-level checks can run, else why not."""
-    from lrat.simulate.store import STATE
+    from lrat.simulate.store import not_simulated
 
     if not settings.gate.agent:
         return "promote.agent is off"
-    if not (settings.world / STATE).is_file():
-        return f"{settings.world} is not a simulated world ({STATE} missing): offline checks only"
-    return ""
+    why = not_simulated(settings.world)
+    return f"{why}: offline checks only" if why else ""
 
 
 def evaluate_pair(current: str, candidate: str, settings: Settings, progress: bool = True) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lrat.io import write_json
+from lrat.progress import progress_bar
 from lrat.simulate.agent import AgentConfig
 from lrat.simulate.export import world_stats, write_world
 from lrat.simulate.store import load_world, save_state
@@ -89,18 +90,10 @@ def run_agents(world_dir: Path, split: str, retriever: str, out: Path, seed: int
     if not questions:
         raise ValueError(f"no questions in split {split!r} (choose train, dev, test or all)")
     engine = open_retriever(retriever, world_dir / "corpus.jsonl", cache_dir, world, progress=progress)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(questions), desc=f"agents on {split}", unit="run")
-    try:
-        held_out = None if split in ("test", "all") else {d for q in world.questions if q.split == "test"
-                                                             for d in q.evidence}
-        summary = simulate(world, questions, engine, cfg, seed, out, bar.update if bar else None, held_out)
-    finally:
-        if bar is not None:
-            bar.close()
+    held_out = None if split in ("test", "all") else {d for q in world.questions if q.split == "test"
+                                                         for d in q.evidence}
+    with progress_bar(len(questions), f"agents on {split}", enabled=progress) as update:
+        summary = simulate(world, questions, engine, cfg, seed, out, update, held_out)
     if hasattr(engine, "save_query_cache"):
         engine.save_query_cache()
     summary = {"split": split, "retriever": engine.name, "seed": seed, **summary}

@@ -16,6 +16,14 @@ from lrat.simulate.world import Entity, Question, World
 STATE = "simulation.json"
 
 
+def not_simulated(world: Path) -> str | None:
+    """None when ``world`` was written by `lrat simulate world` (the simulated agent can answer its questions),
+    else why not: agent-level evaluation is then skipped, never faked."""
+    if (Path(world) / STATE).is_file():
+        return None
+    return f"{world} is not a simulated world ({STATE} missing; real agent logs have no simulator to replay them)"
+
+
 def save_state(world: World, out: Path) -> None:
     write_json(out / STATE, {"entities": [asdict(e) for e in world.entities],
                              "questions": [asdict(q) for q in world.questions]})
