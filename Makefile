@@ -67,6 +67,9 @@ bench: install
 	$(PY) benches/bench_encode.py --n 1000 --repeats 3
 	$(PY) benches/bench_loss.py
 	$(PY) benches/bench_serve.py
+	$(PY) benches/bench_labels.py --n 20000
+	$(PY) benches/bench_encode_workers.py --json benches/results/encode_workers.json
+	$(PY) benches/bench_scale.py --sizes 4000 20000 100000
 
 clean:
 	rm -rf $(VENV) .pytest_cache

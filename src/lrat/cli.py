@@ -36,7 +36,7 @@ from lrat.evaluation.command import evaluate_command  # noqa: E402
 from lrat.experiments.command import experiment_app  # noqa: E402
 from lrat.flywheel.command import flywheel_command  # noqa: E402
 from lrat.ingest.command import ingest_command  # noqa: E402
-from lrat.mining.command import mine_command  # noqa: E402
+from lrat.mining.command import expand_labels_command, mine_command  # noqa: E402
 from lrat.registry.command import promote_command, register_command  # noqa: E402
 from lrat.serving.command import bento_command, index_command, serve_command  # noqa: E402
 from lrat.simulate.command import simulate_app  # noqa: E402
@@ -47,6 +47,7 @@ app.command("ingest")(ingest_command)
 app.add_typer(simulate_app, name="simulate")
 app.command("analyze")(analyze_command)
 app.command("mine")(mine_command)
+app.command("expand-labels")(expand_labels_command)
 app.command("validate")(validate_command)
 app.command("train")(train_command)
 app.command("evaluate")(evaluate_command)

@@ -24,6 +24,9 @@ def use_store(root: Path | None = None) -> str:
     """Point MLflow at the project's store (``tracking_uri``) and return its URI."""
     import mlflow
 
+    # With a tracking server (http URI) MLflow writes "View run ... at: URL" lines to stdout when a run ends,
+    # which would break every `--json` output; lrat keeps stdout for its own results.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     uri = tracking_uri(root)
     mlflow.set_tracking_uri(uri)
     return uri

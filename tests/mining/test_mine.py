@@ -11,32 +11,14 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from lrat.ingest.runner import ingest
 from lrat.mining.command import mine_command
 from lrat.mining.options import resolve_options
 from lrat.mining.run import mine
-from lrat.simulate.agent import AgentConfig
-from lrat.simulate.driver import simulate
-from lrat.simulate.export import write_world
-from lrat.simulate.world import generate_world
 
 from ..judge.server import ChatServer
-from ..simulate.lexical import LexicalRetriever
 
 LRAT_KEYS = {"trajectory_id", "query_id", "search_ordinal", "query", "pos_id", "pos", "neg_ids", "negs",
              "reasoning_len", "satisfied", "judge", "weight", "group", "pairing"}
-
-
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """80 simulated runs, ingested with the world's qrels: (trajectories.jsonl, corpus.jsonl)."""
-    root = tmp_path_factory.mktemp("sim")
-    world = generate_world(3, n_docs=500, n_questions=80)
-    write_world(world, root / "world")
-    simulate(world, world.questions, LexicalRetriever(world.docs), AgentConfig(), 1, root / "runs")
-    ingest([root / "runs"], root / "ing", corpus=root / "world" / "corpus.jsonl",
-           qrels_evidence=root / "world" / "qrel_evidence.txt", progress=False)
-    return root / "ing" / "trajectories.jsonl", root / "world" / "corpus.jsonl"
 
 
 def read(path: Path) -> list[dict]:

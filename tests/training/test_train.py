@@ -72,6 +72,11 @@ def test_bad_settings_and_bad_rows_are_errors(labels: Path, tmp_path: Path):
         train_config({"learning_rate": 1})
     with pytest.raises(ValueError, match="train.loss"):
         train_config({"loss": "triplet"})
+    with pytest.raises(ValueError, match="train.device"):
+        train_config({"device": "tpu"})
+    with pytest.raises(ValueError, match="train.precision"):
+        train_config({"precision": "fp16"})
+    assert train_config({"device": "cpu", "precision": "bf16"}).precision == "bf16"
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"query": "q"}\n')
     with pytest.raises(ValueError, match=r"bad.jsonl:1"):

@@ -75,7 +75,7 @@ def gap_closed(results: dict[str, dict[str, Any]], baseline: str) -> dict[str, f
 def evaluate_agents(models: dict[str, str], world: Path, split: str = "test", seed: int = 13,
                     agent_cfg: Any = None, cache_dir: Path | None = None, out_dir: Path | None = None,
                     progress: bool = True, query_prefix: str = "", doc_prefix: str = "",
-                    oracle: bool = False) -> dict[str, Any]:
+                    oracle: bool = False, workers: int = 1, devices: list[str] | None = None) -> dict[str, Any]:
     """``{"split", "n_questions", "seed", "models": {name: {"success", "evidence_recall", "avg_search_calls",
     "avg_browse_calls"}}}``. Run files go to ``out_dir/<name>/`` (a temporary folder when None).
 
@@ -110,7 +110,7 @@ def evaluate_agents(models: dict[str, str], world: Path, split: str = "test", se
         root = Path(out_dir) if out_dir is not None else Path(tmp)
         for name, spec in models.items():
             engine = LocalRetriever.build(spec, world / "corpus.jsonl", cache_dir, query_prefix, doc_prefix,
-                                          progress=progress)
+                                          progress=progress, workers=workers, devices=devices)
             run(name, engine)
             if oracle and name == baseline:
                 from lrat.simulate.oracle import OracleRetriever

@@ -12,6 +12,7 @@ import typer
 
 from lrat.cli_errors import usage_errors
 from lrat.params import read_params
+from lrat.retrieval.options import Devices, Workers
 
 
 def _summary(offline: dict[str, Any], agents: dict[str, Any] | None, out: Path, agent_out: Path | None) -> str:
@@ -105,12 +106,14 @@ def evaluate_command(
                                                     "default: a temporary folder.")] = None,
     seed: Annotated[int | None, typer.Option(help="Agent seed, the same for every model (default: `seed` in "
                                              "params.yaml).")] = None,
-    params: Annotated[Path, typer.Option(help="params.yaml with the `retrieval:` (cache_dir, prefixes) and "
+    params: Annotated[Path, typer.Option(help="params.yaml with the `retrieval:` (cache_dir, prefixes, workers) and "
                                          "`agent:` sections.")] = Path("params.yaml"),
     canonical: Annotated[bool, typer.Option("--canonical", help="This is the pipeline's own held-out evaluation: "
                                             "write the training runs' canonical eval.* / agent_eval.* metrics "
                                             "(the ones the registry shows). Without it, scores of a trained model "
                                             "are recorded as other_eval.<benchmark>-<hash>.<split>.*.")] = False,
+    workers: Workers = None,
+    devices: Devices = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print both results as JSON on stdout.")] = False,
 ) -> None:
@@ -121,10 +124,12 @@ def evaluate_command(
     Exit 0 on success, 2 on usage errors (unknown model folder, split or missing world files).
     """
     from lrat.evaluation.offline import check_world, parse_models, read_split
+    from lrat.retrieval.parallel import workers_setting
 
     with usage_errors():
         values = read_params(params)
-    retrieval = values.get("retrieval") or {}
+        retrieval = values.get("retrieval") or {}
+        n_workers, worker_devices = workers_setting(retrieval, workers, devices)
     cache_value = retrieval.get("cache_dir", ".cache/embeddings")
     cache_dir = Path(cache_value) if cache_value else None
     prefixes = {"query_prefix": str(retrieval.get("query_prefix") or ""),
@@ -149,12 +154,13 @@ def evaluate_command(
     from lrat.io import write_json
 
     with usage_errors():
-        offline = evaluate_offline(models, world, split, cache_dir, progress=not quiet, **prefixes)
+        encoding = {"workers": n_workers, "devices": worker_devices}
+        offline = evaluate_offline(models, world, split, cache_dir, progress=not quiet, **prefixes, **encoding)
         write_json(out, offline)
         agents = None
         if cfg is not None:
             agents = evaluate_agents(models, world, split, agent_seed, cfg, cache_dir, agent_runs,
-                                     progress=not quiet, oracle=oracle, **prefixes)
+                                     progress=not quiet, oracle=oracle, **prefixes, **encoding)
             write_json(agent_out, agents)
     questions = {"benchmark": world.resolve().name, "benchmark_sha256": benchmark_sha256(world), "split": split,
                  "n_queries": offline["n_queries"], "agent_seed": None if agents is None else agent_seed}

@@ -202,12 +202,14 @@ def score_runs(qrels: dict[str, dict[str, int]], rankings: dict[str, dict[str, l
 
 
 def rank_questions(spec: str, world: Path, queries: dict[str, str], cache_dir: Path | None, query_prefix: str = "",
-                   doc_prefix: str = "", progress: bool = True, depth: int = DEPTH) -> dict[str, list[str]]:
-    """One model's top-``depth`` docids per question, exact search over the whole corpus (cached corpus vectors)."""
+                   doc_prefix: str = "", progress: bool = True, depth: int = DEPTH, workers: int = 1,
+                   devices: list[str] | None = None) -> dict[str, list[str]]:
+    """One model's top-``depth`` docids per question, exact search over the whole corpus (cached corpus vectors;
+    an uncached corpus is encoded by ``workers`` processes, the same vectors as one)."""
     from lrat.retrieval.local import LocalRetriever
 
     retriever = LocalRetriever.build(spec, world / "corpus.jsonl", cache_dir, query_prefix, doc_prefix,
-                                     progress=progress)
+                                     progress=progress, workers=workers, devices=devices)
     qids = list(queries)
     hits = retriever.search_batch([queries[q] for q in qids], depth)
     retriever.save_query_cache()
@@ -215,7 +217,8 @@ def rank_questions(spec: str, world: Path, queries: dict[str, str], cache_dir: P
 
 
 def evaluate_offline(models: dict[str, str], world: Path, split: str = "test", cache_dir: Path | None = None,
-                     query_prefix: str = "", doc_prefix: str = "", progress: bool = True) -> dict[str, Any]:
+                     query_prefix: str = "", doc_prefix: str = "", progress: bool = True, workers: int = 1,
+                     devices: list[str] | None = None) -> dict[str, Any]:
     """``{"split", "n_queries", "depth", "models": {name: {metric: mean}}, "significance": {...}}`` for
     ``models`` (name → 'base' | model folder | MLflow URI). Writes nothing but cache entries."""
     check_models(models)
@@ -230,7 +233,8 @@ def evaluate_offline(models: dict[str, str], world: Path, split: str = "test", c
         for name, spec in models.items():
             if bar is not None:
                 bar.set_postfix_str(name)
-            rankings[name] = rank_questions(spec, world, queries, cache_dir, query_prefix, doc_prefix, progress)
+            rankings[name] = rank_questions(spec, world, queries, cache_dir, query_prefix, doc_prefix, progress,
+                                            workers=workers, devices=devices)
             if bar is not None:
                 bar.update(1)
     finally:

@@ -151,7 +151,7 @@ def _train_point(i: int, n: int, fraction: float, chosen: list[str], trajectorie
     try:
         log(f"[{i}/{n}] {name}: {mining['rows']} label rows -> training")
         summary = train(folder / "labels.jsonl", folder / "model", tcfg, name=f"scaling-{fraction:g}",
-                        mining_metrics=folder / "mining.json", progress=progress,
+                        mining_metrics=folder / "mining.json", progress=progress, corpus=corpus,
                         tags={"experiment": "scaling", "scaling.fraction": f"{fraction:g}",
                               "scaling.trajectories": str(len(chosen))})
     except ValueError as exc:  # a share too small to give a trainable row: reported, not fatal

@@ -173,7 +173,7 @@ def validate(ctx: Ctx, n: int) -> dict[str, Any]:
     rd = ctx.rounds.round_dir(n)
     result = run_validate(rd / "labels" / "labels.jsonl", bounds=section(ctx.values, "validate", ctx.params_path),
                           qrels_evidence=ctx.data("qrels_evidence"), out=rd / "validation.json",
-                          report=rd / "validation.md")
+                          report=rd / "validation.md", corpus=ctx.data("corpus"))
     if not result["success"]:
         raise LabelsRejected("\n".join([f"round {n}: the labels failed validation ({rd / 'validation.md'}); no "
                                         "challenger is trained and the champion stays:", *failure_lines(result)]))
@@ -200,7 +200,7 @@ def train(ctx: Ctx, n: int, parent_run: str | None) -> dict[str, Any]:
     tags = {"flywheel.round": str(n), **({"mlflow.parentRunId": parent_run} if parent_run else {})}
     summary = run_train(rd / "labels" / "labels.jsonl", rd / "model", cfg, name=f"round-{n:02d}-train",
                         mining_metrics=rd / "labels" / "mining.json", tags=tags, progress=ctx.progress,
-                        validation=rd / "validation.json")
+                        validation=rd / "validation.json", corpus=ctx.data("corpus") or ctx.world / "corpus.jsonl")
     return {"run_id": summary["run_id"], "start": start, "rows": summary["rows"], "steps": summary["steps"],
             "train_loss": summary["train_loss"], "seconds": summary["seconds"]}
 

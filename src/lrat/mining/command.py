@@ -15,8 +15,8 @@ def mine_command(
     trajectories: Annotated[Path, typer.Option("--trajectories", help="Normalized trajectories.jsonl from "
                                                "`lrat ingest`.", exists=True, dir_okay=False, show_default=False)],
     corpus: Annotated[Path, typer.Option("--corpus", help="corpus.jsonl {docid, text}: positives and negatives must "
-                                         "exist in it; their texts go into the rows.", exists=True, dir_okay=False,
-                                         show_default=False)],
+                                         "exist in it; their texts go into the rows (compact rows: its sha256).",
+                                         exists=True, dir_okay=False, show_default=False)],
     out: Annotated[Path, typer.Option("--out", help="Labels JSONL to write (rejected input lines go to "
                                       "<out>.rejects.jsonl beside it).", show_default=False)],
     preset: Annotated[str | None, typer.Option(help="official = the authors' builder exactly; lrat = attributed "
@@ -36,8 +36,12 @@ def mine_command(
                                                      "text): re-runs cost no judge calls.")] = None,
     tokenizer: Annotated[str | None, typer.Option(help="'base' (packaged MiniLM) or a local tokenizer folder for "
                                                   "reasoning lengths in tokens.")] = None,
-    format: Annotated[str | None, typer.Option("--format", help="lrat (traceable rows) | flagembedding (exactly the "
-                                               "released LRAT-Train keys).")] = None,
+    format: Annotated[str | None, typer.Option("--format", help="lrat (traceable rows with texts; written compact "
+                                               "when they would pass mine.compact_above_mb MB, null = never) | "
+                                               "compact (lrat rows with docids only and corpus_sha256; training "
+                                               "joins the texts from the same corpus) | flagembedding (exactly "
+                                               "the released LRAT-Train keys, with texts). [default: params "
+                                               "mine.format, else lrat]")] = None,
     metrics: Annotated[Path | None, typer.Option(help="Where to write the mining statistics JSON.")] = (
         Path("metrics/mining.json")
     ),
@@ -82,9 +86,43 @@ def mine_command(
     judge_stats = summary["judge"]
     typer.echo(
         f"{summary['rows']} rows from {summary['trajectories']['used']} trajectories "
-        f"({summary['trajectories']['rejected']} rejected lines) -> {out}; satisfied {summary['satisfied_ratio']}, "
+        f"({summary['trajectories']['rejected']} rejected lines) -> {out} ({_size(summary)}); "
+        f"satisfied {summary['satisfied_ratio']}, "
         f"evidence retention {summary['evidence_retention']} vs non-evidence {summary['non_evidence_retention']}; "
         f"judge {judge_stats['backend']}: {judge_stats.get('verdicts', 0)} verdicts, {judge_stats.get('calls', 0)} "
         f"calls, {judge_stats.get('cache_hits', 0)} cache hits, {judge_stats.get('errors', 0)} errors",
         err=True,
     )
+
+
+def _size(summary: dict) -> str:
+    """The labels' format and size, and what text rows would take when the rows were written compact."""
+    size = f"{summary['label_format']}, {summary['label_bytes'] / 1e6:.1f} MB"
+    if summary["label_format"] == "compact" and summary.get("text_label_bytes"):
+        size += f"; text rows {summary['text_label_bytes'] / 1e6:.1f} MB"
+        if summary["format"] != "compact":
+            size += f" > mine.compact_above_mb {summary['compact_above_mb']:g}"
+    return size
+
+
+def expand_labels_command(
+    labels: Annotated[Path, typer.Option("--labels", help="Compact labels (`lrat mine` rows with docids only).",
+                                         exists=True, dir_okay=False, show_default=False)],
+    corpus: Annotated[Path, typer.Option("--corpus", help="The corpus they were mined from (its sha256 must be "
+                                         "the rows' corpus_sha256).", exists=True, dir_okay=False,
+                                         show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="Text labels JSONL to write.", show_default=False)],
+    format: Annotated[str, typer.Option("--format", help="lrat (the rows `lrat mine --format lrat` writes) | "
+                                        "flagembedding (the released LRAT-Train keys).")] = "lrat",
+) -> None:
+    """Join compact labels with their corpus into text rows, for export or other tools: byte for byte the file
+    `lrat mine` writes with that format. Exit 0, 2 when the corpus is not the one mined (sha256) or lacks a docid.
+    """
+    from lrat.mining.formats import expand_labels
+
+    try:
+        summary = expand_labels(labels, corpus, out, format)
+    except (ValueError, FileNotFoundError) as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{summary['rows']} rows -> {out} ({format}, {summary['label_bytes'] / 1e6:.1f} MB)", err=True)

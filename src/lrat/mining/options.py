@@ -15,7 +15,7 @@ PRESETS = ("official", "lrat")
 PAIRINGS = ("latest", "attributed")
 NEGATIVES = ("episode", "same_search")
 JUDGES = ("none", "heuristic", "openai")
-FORMATS = ("lrat", "flagembedding")
+FORMATS = ("lrat", "compact", "flagembedding")
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,8 @@ class MineOptions:
     skip_repeats: bool = True
     empty_reasoning_is_zero: bool = False
     require_negative: bool = True  # a kept row with no negative cannot train a contrastive loss
-    format: str = "lrat"
+    format: str = "lrat"  # lrat | compact | flagembedding
+    compact_above_mb: float | None = 256.0  # lrat text rows larger than this are written compact; None: never
     tokenizer: str = "base"
     judge_url: str | None = None
     judge_model: str | None = None
@@ -63,6 +64,9 @@ def resolve_options(preset: str | None, params: dict[str, Any], overrides: dict[
         for key, value in source.items():
             if key in known and key != "preset" and value is not None:
                 values[key] = tuple(value) if isinstance(value, list) else value
+    if "compact_above_mb" in section and section["compact_above_mb"] is None \
+            and overrides.get("compact_above_mb") is None:
+        values["compact_above_mb"] = None  # null here means never switch (both presets have the same value)
     values["judge_settings"] = {k: v for k, v in section.items() if k in judge_keys and v is not None}
     if name == "official":  # the authors' request settings (vLLM); set mine.sampling to send others
         values["judge_settings"].setdefault("sampling", dict(OFFICIAL_SAMPLING))
@@ -71,6 +75,9 @@ def resolve_options(preset: str | None, params: dict[str, Any], overrides: dict[
                          ("on_error", ("relevant", "not_relevant", "drop", "fail"))):
         if getattr(opts, key) not in choices:
             raise ValueError(f"unknown {key} {getattr(opts, key)!r}; choose one of {', '.join(choices)}")
+    limit = opts.compact_above_mb
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int | float) or not limit >= 0):
+        raise ValueError(f"mine.compact_above_mb must be a number of MB >= 0 or null (never), not {limit!r}")
     if opts.judge == "openai" and not opts.judge_url:
         raise ValueError("--judge openai needs --judge-url (or mine.judge_url in params.yaml)")
     return opts

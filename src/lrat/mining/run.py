@@ -3,7 +3,9 @@
 Trajectories stream in batches: each batch's post-browse reasoning goes to the judge in one call (so an HTTP
 judge works concurrently and its cache is consulted once per text), then the walk turns verdicts into rows.
 Rows keep docids only until the end, when the weights (one fit per group over the whole build, as the authors
-do per build) are known and texts are joined from the corpus while writing.
+do per build) are known and texts are joined from the corpus while writing, unless the rows are written compact
+(docids and the corpus sha256 only; ``lrat.mining.compact``): asked for, or because the text rows would pass
+``mine.compact_above_mb``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import orjson
 
 from lrat.io import atomic_open, dumps_line, write_json
 from lrat.judge import Judge, JudgeError, VerdictCache, make_judge, resolve
-from lrat.mining.formats import write_rows
+from lrat.mining.compact import corpus_sha256
+from lrat.mining.formats import MB, write_rows
 from lrat.mining.lengths import token_lengths
 from lrat.mining.options import MineOptions
 from lrat.mining.walk import Row, WalkCounts, WalkOptions, walk
@@ -132,13 +135,20 @@ def _mine(trajectories: Path, corpus: Path, out: Path, opts: MineOptions, metric
     weights, fits = grouped_weights([r.reasoning_len for r in rows], [r.group for r in rows])
     for row, weight in zip(rows, weights, strict=True):
         row.weight = weight
-    write_rows(out, rows, corpus_text, opts)
+    corpus_hash = corpus_sha256(corpus)
+    written = write_rows(out, rows, corpus_text, opts, corpus_hash)
+    if written["label_format"] != opts.format:
+        log(f"labels: text rows would take {written['text_label_bytes'] / MB:.1f} MB > mine.compact_above_mb = "
+            f"{opts.compact_above_mb:g} MB, so {out} holds compact rows ({written['label_bytes'] / MB:.1f} MB: "
+            f"docids and the corpus sha256 {corpus_hash[:12]}…); training joins the texts from {corpus}. "
+            f"mine.compact_above_mb: null keeps text rows.")
     reject_path = out.with_name(f"{out.stem}.rejects.jsonl")
     with atomic_open(reject_path) as fh:
         fh.writelines(dumps_line(r) for r in rejects)
     for r in rejects[:20]:
         log(f"{r['path']}:{r['line']}: {r['error']}")
     summary = summarize(rows, fits, stats, counts, seen, rejects, len(no_negative), opts)
+    summary.update(written, compact_above_mb=opts.compact_above_mb, corpus_sha256=corpus_hash)
     if metrics is not None:
         write_json(metrics, summary)
     _log_to_mlflow(summary)
@@ -231,7 +241,7 @@ def _log_to_mlflow(summary: dict[str, Any]) -> None:
     flat = {"mining.rows": summary["rows"], "mining.satisfied_ratio": summary["satisfied_ratio"],
             "mining.evidence_retention": summary["evidence_retention"],
             "mining.non_evidence_retention": summary["non_evidence_retention"],
-            "mining.judge_errors": summary["judge"].get("errors", 0)}
+            "mining.judge_errors": summary["judge"].get("errors", 0), "mining.label_bytes": summary.get("label_bytes")}
     for group, fit in summary["groups"].items():
         flat[f"mining.{group}.half_life"] = fit["half_life"]
         flat[f"mining.{group}.h_raw"] = fit["h_raw"]

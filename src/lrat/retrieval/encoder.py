@@ -1,7 +1,8 @@
 """Loading an embedding model from any of the places users keep one, and encoding a corpus once.
 
 Corpus embeddings are cached on disk under a key made of the model's weights, its settings and the texts, so the
-world stage, the agent and evaluation encode a corpus once per model, not once per command.
+world stage, the agent and evaluation encode a corpus once per model, not once per command. A corpus can be encoded
+by several processes (``workers``), with the same vectors and the same cache entry as one process.
 """
 
 from __future__ import annotations
@@ -80,8 +81,20 @@ def encode(model: SentenceTransformer, texts: list[str], batch_size: int = 64, p
 
 def corpus_embeddings(
     model: SentenceTransformer, texts: list[str], cache_dir: Path | None, prefix: str = "",
-    batch_size: int = 64, progress: bool = True, model_key: str | None = None,
+    batch_size: int = 64, progress: bool = True, model_key: str | None = None, workers: int = 1,
+    devices: list[str] | None = None,
 ) -> np.ndarray:
+    """The corpus vectors of ``model`` (normalised float32, one row per text), read from ``cache_dir`` when this
+    model encoded these texts before, else encoded and stored there.
+
+    ``workers`` > 1 encodes with that many processes (`lrat.retrieval.parallel`): the same batches as one process,
+    so the same vectors bit for bit, under the same cache key (the key never depends on ``workers``). They run on
+    the CPU, each with its share of this process's torch threads, unless ``devices`` names one device per worker
+    (e.g. ``["cuda:0", "cuda:1"]``; vectors then match one process on that kind of device).
+    """
+    from lrat.retrieval.parallel import check_workers
+
+    worker_devices = check_workers(workers, devices)  # a bad value fails even when the vectors are cached
     digest = hashlib.sha256(prefix.encode())
     for text in texts:
         digest.update(hashlib.sha256(text.encode()).digest())
@@ -91,7 +104,13 @@ def corpus_embeddings(
         cached = np.load(path)
         if cached.shape[0] == len(texts):
             return cached
-    vectors = encode(model, [prefix + t for t in texts], batch_size, progress)
+    inputs = [prefix + t for t in texts]
+    if worker_devices is None:
+        vectors = encode(model, inputs, batch_size, progress)
+    else:
+        from lrat.retrieval.parallel import encode_parallel
+
+        vectors = encode_parallel(model, inputs, worker_devices, batch_size, progress)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npy")

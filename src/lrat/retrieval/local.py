@@ -68,11 +68,14 @@ class LocalRetriever:
 
     @classmethod
     def build(cls, spec: str, corpus: Path, cache_dir: Path | None = None, query_prefix: str = "",
-              doc_prefix: str = "", progress: bool = True) -> LocalRetriever:
+              doc_prefix: str = "", progress: bool = True, workers: int = 1,
+              devices: list[str] | None = None) -> LocalRetriever:
+        """``workers`` / ``devices``: processes that encode the corpus when it is not cached (`corpus_embeddings`)."""
         docids, texts = read_corpus(corpus)
         model = load_model(spec)
         key = fingerprint(model)
-        vectors = corpus_embeddings(model, texts, cache_dir, doc_prefix, progress=progress, model_key=key)
+        vectors = corpus_embeddings(model, texts, cache_dir, doc_prefix, progress=progress, model_key=key,
+                                    workers=workers, devices=devices)
         retriever = cls(model, docids, texts, vectors, name=spec, query_prefix=query_prefix)
         if cache_dir is not None:
             prefix = hashlib.sha256(query_prefix.encode()).hexdigest()[:8]

@@ -28,6 +28,9 @@ class Inputs:
     query_prefix: str = ""
     doc_prefix: str = ""
     base_model: str = "base"  # served while the registry has no @champion (train.base_model)
+    # processes that encode an uncached corpus (retrieval.workers); never part of any key: the vectors are the
+    # same with any number of workers
+    workers: int = 1
 
     @property
     def prefixes(self) -> dict[str, str]:
@@ -37,9 +40,11 @@ class Inputs:
 def inputs_from_params(values: dict[str, Any], params: Path, corpus: Path | None = None,
                        queries: Path | None = None, root: Path | None = None) -> Inputs:
     from lrat.params import section
+    from lrat.retrieval.parallel import workers_setting
     from lrat.serving.settings import index_settings, serve_args
 
     data, retrieval = section(values, "data", params), section(values, "retrieval", params)
+    workers, _ = workers_setting(retrieval)
     cache = retrieval.get("cache_dir", ".cache/embeddings")
     query_file = queries or (Path(data["queries"]) if data.get("queries") else None)
     return Inputs(
@@ -53,6 +58,7 @@ def inputs_from_params(values: dict[str, Any], params: Path, corpus: Path | None
         query_prefix=str(retrieval.get("query_prefix") or ""),
         doc_prefix=str(retrieval.get("doc_prefix") or ""),
         base_model=str(section(values, "train", params).get("base_model") or "base"),
+        workers=workers,
     )
 
 
@@ -75,7 +81,7 @@ def index_for(ref: ModelRef, inputs: Inputs, reuse: Path | None, progress: bool)
     if (out / "manifest.json").is_file() and matches(read_manifest(out), ref, corpus_sha, inputs):
         return out
     build_index(ref, inputs.corpus, out, inputs.index, inputs.cache_dir, inputs.queries, inputs.query_prefix,
-                inputs.doc_prefix, progress)
+                inputs.doc_prefix, progress, workers=inputs.workers)
     return out
 
 

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from lrat.params import read_params
+from lrat.retrieval.options import Devices, Workers
 
 PARAMS_HELP = "params.yaml: `index:`, `serve:`, `data:` (corpus, queries), `retrieval:`, `registry:`."
 
@@ -48,6 +49,8 @@ def index_command(
                                                  "index against exact search (its split from splits.json beside "
                                                  "it). [default: params data.queries]", show_default=False)] = None,
     params: Annotated[Path, typer.Option(help=PARAMS_HELP)] = Path("params.yaml"),
+    workers: Workers = None,
+    devices: Devices = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Encode the corpus with one model (the champion; train.base_model while there is none) through the cached
@@ -61,14 +64,19 @@ def index_command(
     """
     _quiet(quiet)
     with serving_errors():
+        from lrat.params import section
+        from lrat.retrieval.parallel import workers_setting
         from lrat.serving.bundle import inputs_from_params
         from lrat.serving.index import build_index
         from lrat.serving.models import resolve_model
 
-        inputs = inputs_from_params(read_params(params), params, corpus, queries)
+        values = read_params(params)
+        n_workers, worker_devices = workers_setting(section(values, "retrieval", params), workers, devices)
+        inputs = inputs_from_params(values, params, corpus, queries)
         ref = resolve_model(model, inputs.registry, fallback=inputs.base_model)
         manifest = build_index(ref, inputs.corpus, out, inputs.index, inputs.cache_dir, inputs.queries,
-                               inputs.query_prefix, inputs.doc_prefix, progress=not quiet)
+                               inputs.query_prefix, inputs.doc_prefix, progress=not quiet, workers=n_workers,
+                               devices=worker_devices)
     recall = manifest["recall_at_10_vs_exact"]
     who = f"{ref.name} version {ref.version}" if ref.version else f"{ref.spec} ({ref.source_key})"
     typer.echo(f"indexed {manifest['corpus']['n_docs']} documents with {who}: {manifest['index']['faiss']} "

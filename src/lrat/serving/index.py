@@ -86,8 +86,11 @@ def held_out_queries(queries: Path | None, split: str, limit: int) -> tuple[list
 
 def build_index(ref: ModelRef, corpus: Path, out: Path, settings: IndexSettings, cache_dir: Path | None = None,
                 queries: Path | None = None, query_prefix: str = "", doc_prefix: str = "",
-                progress: bool = True) -> dict[str, Any]:
-    """Write ``index.faiss``, ``docids.json`` and ``manifest.json`` into ``out``; returns the manifest."""
+                progress: bool = True, workers: int = 1, devices: list[str] | None = None) -> dict[str, Any]:
+    """Write ``index.faiss``, ``docids.json`` and ``manifest.json`` into ``out``; returns the manifest.
+
+    ``workers`` / ``devices``: processes that encode the corpus when it is not cached (`corpus_embeddings`); the
+    vectors, hence index and manifest, are the same with any number of them, so neither is recorded."""
     import faiss
 
     from lrat.retrieval.encoder import corpus_embeddings, encode, fingerprint, load_model
@@ -97,7 +100,8 @@ def build_index(ref: ModelRef, corpus: Path, out: Path, settings: IndexSettings,
     docids, texts = read_corpus(corpus)
     model = load_model(ref.path)
     weights = fingerprint(model)
-    vectors = corpus_embeddings(model, texts, cache_dir, doc_prefix, progress=progress, model_key=weights)
+    vectors = corpus_embeddings(model, texts, cache_dir, doc_prefix, progress=progress, model_key=weights,
+                                workers=workers, devices=devices)
     index = make_index(vectors, settings)
     held_out, source = [], "none: exact search"
     recall = 1.0  # the exact index is its own reference

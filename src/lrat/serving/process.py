@@ -50,11 +50,11 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float, log: Path | Non
         time.sleep(0.25)
 
 
-def stop(proc: subprocess.Popen, grace: float = 20.0) -> int:
-    """SIGTERM to the server's process group, SIGKILL after ``grace`` seconds; the exit status."""
+def stop(proc: subprocess.Popen, grace: float = 20.0, sig: int = signal.SIGTERM) -> int:
+    """``sig`` (SIGTERM) to the server's process group, SIGKILL after ``grace`` seconds; the exit status."""
     if proc.poll() is None:
         try:
-            os.killpg(proc.pid, signal.SIGTERM)
+            os.killpg(proc.pid, sig)
             proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)

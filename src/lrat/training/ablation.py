@@ -48,7 +48,7 @@ def run_ablation(trajectories: Path, corpus: Path, labels: Path, lrat_model: Pat
     specs = {"base": cfg.base_model}
     for name, variant in variants(cfg).items():
         summary = train(naive_rows if name == "naive" else labels, models_dir / name, variant, name=name,
-                        tags={"ablation": name}, progress=progress)
+                        tags={"ablation": name}, progress=progress, corpus=corpus)
         runs[name], specs[name] = summary["run_id"], str(models_dir / name)
     specs["lrat"] = str(lrat_model)
     result = evaluate_offline(specs, world, "test", Path(retrieval.get("cache_dir") or ".cache/embeddings"),

@@ -28,6 +28,8 @@ def train_command(
                                                     "whether they passed (promotion requires it).")] = (
         Path("metrics/validation.json")
     ),
+    corpus: Annotated[Path | None, typer.Option(help="corpus.jsonl that compact labels (docids only) are joined "
+                                                "with; default: `data.corpus` in params.yaml.")] = None,
     params: Annotated[Path, typer.Option(help="params.yaml with the `train:` section.")] = Path("params.yaml"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON on stdout.")] = False,
@@ -35,16 +37,23 @@ def train_command(
     """Fine-tune the retriever on agent-mined labels with the weighted InfoNCE loss (method §6), as an MLflow run.
 
     Settings: `train:` in params.yaml (base model, epochs, lr, batch size, max length, negatives per row, loss,
-    rows, weights). The store is $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db at the repository root. An
-    interrupted run resumes from its last checkpoint. Exit 0 on success, 2 on usage errors.
+    rows, weights, device). The store is $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db at the repository root.
+    An interrupted run resumes from its last checkpoint. Data-parallel on several GPUs or CPU processes without
+    changes: `torchrun --nproc_per_node N --no-python lrat train ...` (or `accelerate launch --multi_gpu
+    --num_processes N --no_python lrat train ...`); train.batch_size stays the global batch and rank 0 logs the
+    one MLflow run. Exit 0 on success, 2 on usage errors.
     """
     from lrat.training.train import train, train_config
 
     with usage_errors():
         values = read_params(params)
         cfg = train_config(values.get("train") or {}, values.get("retrieval") or {})
+        if corpus is None and (values.get("data") or {}).get("corpus"):
+            corpus = Path(values["data"]["corpus"])
         summary = train(labels, out, cfg, name=name, mining_metrics=mining_metrics, metrics_out=metrics,
-                        progress=not quiet, validation=validation)
+                        progress=not quiet, validation=validation, corpus=corpus)
+    if "rank" in summary:  # a non-zero rank of a torchrun / accelerate launch: rank 0 reports
+        return
     if json_out:
         typer.echo(json.dumps(summary, indent=2))
     else:

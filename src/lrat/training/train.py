@@ -4,6 +4,10 @@ The run records what a reader needs to reproduce or question a number: every set
 pipeline state (dvc.lock output hashes), the git commit, the mining statistics (B, H_raw, counts), the loss per
 step, and the model itself (logged with explicit CPU requirements, so loading it elsewhere never pulls CUDA).
 Interrupted runs resume from the last checkpoint of the same labels and settings.
+
+Launched by ``torchrun`` or ``accelerate launch`` the same function trains data-parallel: ``train.batch_size`` stays
+the global batch (split evenly over the processes), the loss gathers candidates across processes, and only rank 0
+talks to MLflow and writes the model folder, so one launch is one run and one model whatever the process count.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -35,6 +40,8 @@ class TrainConfig:
     save_steps: int = 25
     resume: bool = True
     experiment: str = "lrat"
+    device: str = "auto"  # auto (CUDA when present, else CPU) | cpu | cuda
+    precision: str = "fp32"  # fp32 | bf16 (mixed precision, as the paper trained on GPUs)
     query_prefix: str = ""
     doc_prefix: str = ""
     data: DataConfig = field(default_factory=DataConfig)
@@ -56,7 +63,33 @@ def train_config(section: dict[str, Any], retrieval: dict[str, Any] | None = Non
     cfg = TrainConfig(**values, data=data)
     if cfg.loss not in ("weighted", "mnrl"):
         raise ValueError(f"train.loss must be 'weighted' or 'mnrl', not {cfg.loss!r}")
+    if cfg.device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"train.device must be 'auto', 'cpu' or 'cuda', not {cfg.device!r}")
+    if cfg.precision not in ("fp32", "bf16"):
+        raise ValueError(f"train.precision must be 'fp32' or 'bf16', not {cfg.precision!r}")
     return cfg
+
+
+def process_group() -> tuple[int, int]:
+    """(rank, world size) of this process as torchrun / accelerate launch announce them; (0, 1) when run alone."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def per_process_batch(global_batch: int, world: int) -> int:
+    if global_batch % world:
+        raise ValueError(f"train.batch_size {global_batch} is the global batch and must split evenly over the "
+                         f"{world} processes; set a multiple of {world}")
+    return global_batch // world
+
+
+def _use_cpu(device: str) -> bool:
+    if device == "cpu":
+        return True
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("train.device is 'cuda' but torch sees no CUDA device (a CPU build of torch, or no GPU)")
+    return not torch.cuda.is_available()
 
 
 def _loss(model: Any, cfg: TrainConfig) -> Any:
@@ -95,6 +128,29 @@ def _callback() -> Any:
     return LogToMlflow()
 
 
+def _trainer(model: Any, args: Any, rows: list[dict[str, Any]], cfg: TrainConfig, callbacks: list[Any],
+             progress: bool) -> Any:
+    from sentence_transformers import SentenceTransformerTrainer
+
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=to_dataset(rows),
+                                         loss=_loss(model, cfg), callbacks=callbacks)
+    if not progress:  # quiet means quiet: no loss dicts on stdout (they would break --json output)
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
+    return trainer
+
+
+def _follow(model: Any, args: Any, rows: list[dict[str, Any]], cfg: TrainConfig, checkpoints: Path,
+            rank: int) -> dict[str, Any]:
+    """A non-zero rank: the same steps as rank 0 (its own share of each global batch, its own RNG state in the
+    checkpoints), but no MLflow run and no files of its own; rank 0 reports for the launch."""
+    trainer = _trainer(model, args, rows, cfg, [], progress=False)
+    resume = cfg.resume and any(checkpoints.glob("checkpoint-*"))
+    result = trainer.train(resume_from_checkpoint=True if resume else None)
+    return {"rank": rank, "steps": int(result.global_step), "resumed": bool(resume)}
+
+
 def _save(model: Any, out: Path) -> None:
     """Write the model folder beside ``out`` and swap it in, so a reader never sees half a model."""
     tmp = out.with_name(f".{out.name}.tmp")
@@ -107,8 +163,20 @@ def _save(model: Any, out: Path) -> None:
 
 def train(labels: Path, out: Path, cfg: TrainConfig, *, name: str = "lrat", mining_metrics: Path | None = None,
           metrics_out: Path | None = None, tags: dict[str, str] | None = None, progress: bool = True,
-          validation: Path | None = None) -> dict[str, Any]:
-    rows, counts = training_rows(labels, cfg.data)
+          validation: Path | None = None, corpus: Path | None = None) -> dict[str, Any]:
+    rank, world = process_group()
+    main = rank == 0
+    batch = per_process_batch(cfg.batch_size, world)
+    rows, counts = training_rows(labels, cfg.data, corpus=corpus)
+    if world > 1 and len(rows) % cfg.batch_size:
+        # Every process must take the same number of steps (the loss and DDP run collectives each step), so the
+        # rows that do not fill a last global batch are left out, and counted.
+        counts["uneven_tail"] = len(rows) % cfg.batch_size
+        rows = rows[: len(rows) - counts["uneven_tail"]]
+        counts["rows"] = len(rows)
+        if not rows:
+            raise ValueError(f"{labels}: fewer rows ({counts['uneven_tail']}) than one global batch "
+                             f"(train.batch_size {cfg.batch_size})")
     for row in rows:
         row["anchor"] = cfg.query_prefix + row["anchor"]
         for key in row:
@@ -120,7 +188,6 @@ def train(labels: Path, out: Path, cfg: TrainConfig, *, name: str = "lrat", mini
 
     import mlflow
     import mlflow.sentence_transformers
-    from sentence_transformers import SentenceTransformerTrainer
     from sentence_transformers.sentence_transformer.training_args import (
         BatchSamplers,
         SentenceTransformerTrainingArguments,
@@ -134,19 +201,23 @@ def train(labels: Path, out: Path, cfg: TrainConfig, *, name: str = "lrat", mini
     model.max_seq_length = cfg.max_seq_length
     steps = math.ceil(len(rows) / cfg.batch_size * cfg.epochs)
     args = SentenceTransformerTrainingArguments(
-        output_dir=str(checkpoints), num_train_epochs=cfg.epochs, per_device_train_batch_size=cfg.batch_size,
+        output_dir=str(checkpoints), num_train_epochs=cfg.epochs, per_device_train_batch_size=batch,
         learning_rate=cfg.lr, warmup_steps=math.ceil(steps * cfg.warmup_ratio), seed=cfg.data.seed,
-        batch_sampler=BatchSamplers.NO_DUPLICATES, use_cpu=True, report_to="none", save_strategy="steps",
-        save_steps=cfg.save_steps, save_total_limit=1, logging_steps=max(1, min(10, steps // 10)),
-        disable_tqdm=not progress, dataloader_pin_memory=False,
+        batch_sampler=BatchSamplers.NO_DUPLICATES, use_cpu=_use_cpu(cfg.device), report_to="none",
+        save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=1,
+        logging_steps=max(1, min(10, steps // 10)), disable_tqdm=not progress, dataloader_pin_memory=False,
+        bf16=cfg.precision == "bf16", dataloader_drop_last=world > 1,
     )
+    start = time.perf_counter()
+    if not main:
+        return _follow(model, args, rows, cfg, checkpoints, rank)
     use_experiment(cfg.experiment)
     status, verdict = validation_status(validation, labels_hash)
-    start = time.perf_counter()
     with mlflow.start_run(run_name=name, tags={**(tags or {}), "validation.status": status}) as run:
         mlflow.log_params({k: str(v)[:500] for k, v in flat("", dataclasses.asdict(cfg)).items()})
         mlflow.log_params({"labels.path": str(labels), "labels.sha256": labels_hash,
-                           "git.commit": git_commit() or "unknown", "rows.used": counts["rows"]})
+                           "git.commit": git_commit() or "unknown", "rows.used": counts["rows"],
+                           "processes": world, "batch_size.per_process": batch})
         lineage = dvc_lock_hashes()
         if lineage:
             mlflow.log_dict(lineage, "lineage/dvc_lock_outs.json")
@@ -160,12 +231,7 @@ def train(labels: Path, out: Path, cfg: TrainConfig, *, name: str = "lrat", mini
                 "rows": stats.get("rows"), "satisfied_ratio": stats.get("satisfied_ratio"),
                 "evidence_retention": stats.get("evidence_retention"), "groups": stats.get("groups")}).items()
                 if isinstance(v, int | float)})
-        trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=to_dataset(rows),
-                                             loss=_loss(model, cfg), callbacks=[_callback()])
-        if not progress:  # quiet means quiet: no loss dicts on stdout (they would break --json output)
-            from transformers.trainer_callback import PrinterCallback
-
-            trainer.remove_callback(PrinterCallback)
+        trainer = _trainer(model, args, rows, cfg, [_callback()], progress)
         resume = cfg.resume and any(checkpoints.glob("checkpoint-*"))
         result = trainer.train(resume_from_checkpoint=True if resume else None)
         _save(model, out)
@@ -174,7 +240,7 @@ def train(labels: Path, out: Path, cfg: TrainConfig, *, name: str = "lrat", mini
                    "rows": counts, "steps": int(result.global_step), "train_loss": round(float(result.training_loss),
                                                                                           5),
                    "resumed": bool(resume), "seconds": round(time.perf_counter() - start, 1),
-                   "labels_sha256": labels_hash, "validation": status}
+                   "labels_sha256": labels_hash, "validation": status, "processes": world}
         mlflow.log_metric("train_seconds", summary["seconds"])
     shutil.rmtree(checkpoints, ignore_errors=True)
     write_json(out / "lrat_train.json", summary)

@@ -36,6 +36,10 @@ def validate_command(
                                                         "the retention checks; default: data.qrels_evidence in "
                                                         "--params. Without qrels those checks are skipped.",
                                                         exists=True, dir_okay=False, show_default=False)] = None,
+    corpus: Annotated[Path | None, typer.Option("--corpus", help="The corpus compact labels (docids only) were "
+                                                "mined from, for their positive texts; default: data.corpus in "
+                                                "--params. Unused for labels with texts.", dir_okay=False,
+                                                show_default=False)] = None,
     params: Annotated[Path, typer.Option("--params", help="params.yaml: bounds from its `validate:` section over "
                                          "the defaults; missing file = defaults.")] = Path("params.yaml"),
     json_out: Annotated[bool, typer.Option("--json", help="Print the result JSON on stdout.")] = False,
@@ -46,7 +50,8 @@ def validate_command(
     retention of evidence positives.
 
     Exit 0 when every check passes (skipped ones do not count), 1 when any fails (one stderr line each),
-    2 on usage errors (missing or unreadable files, a bad labels line, bad bounds).
+    2 on usage errors (missing or unreadable files, a bad labels line, bad bounds, compact labels whose corpus
+    changed since mining).
     """
     data = _read_params(params)
     section = data.get("validate") or {}
@@ -59,11 +64,15 @@ def validate_command(
             if not qrels_evidence.is_file():
                 raise _usage_error(f"{params} data.qrels_evidence: {qrels_evidence} not found (pass --qrels-evidence)")
 
+    if corpus is None and (data.get("data") or {}).get("corpus"):
+        corpus = Path(data["data"]["corpus"])  # read only when the labels are compact
+
     from lrat.validation.gate import validate
     from lrat.validation.report import failure_lines
 
     try:
-        result = validate(labels, bounds=section, qrels_evidence=qrels_evidence, out=out, report=report)
+        result = validate(labels, bounds=section, qrels_evidence=qrels_evidence, out=out, report=report,
+                          corpus=corpus)
     except (ValueError, OSError) as exc:
         raise _usage_error(str(exc)) from None
     if json_out:

@@ -19,6 +19,7 @@ from great_expectations.data_context.types.base import ProgressBarsConfig
 
 from lrat.analyze.run import load_qrels_evidence
 from lrat.io import atomic_open, file_sha256, read_jsonl, write_json
+from lrat.mining.compact import HASH_KEY, TEXT_KEYS, CorpusJoin, is_compact
 from lrat.validation.report import render_markdown
 from lrat.validation.suite import (
     EVIDENCE_CHECKS,
@@ -70,22 +71,47 @@ FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
+# A compact row (`lrat mine --format compact`): the same keys less the texts, plus the corpus hash.
+COMPACT_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    **{k: v for k, v in FIELDS.items() if k not in TEXT_KEYS},
+    HASH_KEY: (lambda v: isinstance(v, str) and len(v) == 64, "a sha256 hex digest"),
+}
+
+
 def read_labels(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
-    """Rows of a labels JSONL file and their line numbers; ValueError names file:line for the first bad one."""
+    """Rows of a labels JSONL file and their line numbers; ValueError names file:line for the first bad one.
+    Compact rows (with ``corpus_sha256``) have no ``pos``/``negs``: ``join_positives`` fills ``pos``."""
     rows: list[dict[str, Any]] = []
     lines: list[int] = []
     for lineno, row in read_jsonl(path):
         if not isinstance(row, dict):
             raise ValueError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
-        missing = [key for key in FIELDS if key not in row]
+        fields = COMPACT_FIELDS if is_compact(row) else FIELDS
+        missing = [key for key in fields if key not in row]
         if missing:
             raise ValueError(f"{path}:{lineno}: missing key(s) {', '.join(missing)}")
-        for key, (ok, what) in FIELDS.items():
+        for key, (ok, what) in fields.items():
             if not ok(row[key]):
                 raise ValueError(f"{path}:{lineno}: {key!r} must be {what}, got {json.dumps(row[key])[:80]}")
         rows.append(row)
         lines.append(lineno)
     return rows, lines
+
+
+def join_positives(path: Path, rows: list[dict[str, Any]], lines: list[int], corpus: Path | None) -> bool:
+    """Give compact rows their positive's text from ``corpus`` (checked against the rows' ``corpus_sha256``; every
+    docid, negatives too, must be in it, as training needs). False when there are compact rows but no corpus:
+    the positive-text check is then skipped, not failed."""
+    compact = [(row, line) for row, line in zip(rows, lines, strict=True) if is_compact(row)]
+    if not compact or corpus is None:
+        return not compact
+    join = CorpusJoin(path)
+    for row, line in compact:
+        join.add(line, row, [row["pos_id"], *row["neg_ids"]])
+    text = join.texts(corpus)
+    for row, _ in compact:
+        row["pos"] = text[row["pos_id"]]
+    return True
 
 
 def _text(v: str | None) -> str:
@@ -102,7 +128,7 @@ def derive_frame(rows: list[dict[str, Any]], lines: list[int], evidence: set[tup
     frame = pd.DataFrame({
         "line": pd.Series(lines, dtype="int64"),
         "query_text": pd.Series([_text(r["query"]) for r in rows], dtype=object),
-        "pos_text": pd.Series([_text(r["pos"]) for r in rows], dtype=object),
+        "pos_text": pd.Series([_text(r.get("pos")) for r in rows], dtype=object),  # compact: joined
         "pos_not_in_negs": pd.Series([r["pos_id"] not in r["neg_ids"] for r in rows], dtype=bool),
         "trajectory_id": pd.Series([r["trajectory_id"] for r in rows], dtype=object),
         "search_ordinal_key": pd.Series([-1 if r["search_ordinal"] is None else r["search_ordinal"] for r in rows],
@@ -196,13 +222,16 @@ def _skipped(expectation: Any, reason: str) -> dict[str, Any]:
 
 
 def validate(labels: Path, *, bounds: dict | None = None, qrels_evidence: Path | None = None,
-             out: Path | None = None, report: Path | None = None) -> dict[str, Any]:
+             out: Path | None = None, report: Path | None = None, corpus: Path | None = None) -> dict[str, Any]:
     """Run the ``lrat_labels`` suite on a labels JSONL file; write the result JSON to ``out`` and a Markdown
     table to ``report`` (both atomically, when given). ``success`` is False when any check fails; skipped
-    checks (no qrels, no evidence rows) do not count. ValueError: a bad labels/qrels line or bad bounds."""
+    checks (no qrels, no evidence rows; the positive texts of compact labels without ``corpus``) do not count.
+    ValueError: a bad labels/qrels line, bad bounds, or compact labels whose corpus is another (sha256) or lacks
+    one of their docids."""
     labels = Path(labels)
     merged = merge_bounds(bounds)
     rows, lines = read_labels(labels)
+    texts_joined = join_positives(labels, rows, lines, None if corpus is None else Path(corpus))
     evidence: set[tuple[str, str]] | None = None
     if qrels_evidence is not None:
         evidence = {(q, d) for q, docs in load_qrels_evidence(Path(qrels_evidence)).items() for d in docs}
@@ -219,6 +248,8 @@ def validate(labels: Path, *, bounds: dict | None = None, qrels_evidence: Path |
         skip["evidence_beats_non_evidence"] = "every label is evidence: nothing to compare with"
     else:
         parameters[NON_EVIDENCE_PARAMETER] = float(frame.loc[~frame["is_evidence"], "satisfied_num"].mean())
+    if not texts_joined:
+        skip["pos_not_empty"] = "compact labels (docids only) and no corpus given to read the positive texts from"
 
     gx_result = run_suite(frame, build_suite(merged, skip=skip), parameters)
     by_name = {r["expectation_config"]["meta"]["name"]: _entry(r, frame, parameters) for r in gx_result["results"]}
@@ -232,6 +263,8 @@ def validate(labels: Path, *, bounds: dict | None = None, qrels_evidence: Path |
         "kept_rows": int(frame["satisfied_num"].sum()),
         "labels": str(labels),
         "labels_sha256": file_sha256(labels),  # training records which labels this verdict is about
+        "label_format": "compact" if any(is_compact(r) for r in rows) else "lrat",
+        "corpus": None if corpus is None or not any(is_compact(r) for r in rows) else str(corpus),
         "qrels_evidence": None if qrels_evidence is None else str(qrels_evidence),
         "bounds": merged,
         "great_expectations": gx.__version__,
