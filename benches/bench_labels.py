@@ -20,11 +20,11 @@ import argparse
 import json
 import os
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from pinned import run_pinned
 
 
 def build(src: Path, n: int, dst: Path) -> None:
@@ -83,15 +83,6 @@ def measure(stage: str, fmt: str, trajectories: Path, corpus: Path, labels: Path
             "rows_per_s": round(summary["rows"]["rows"] / seconds, 2), "peak_rss_mb": _peak_mb()}
 
 
-def run_child(*args: str) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", *args]
-    pin = ["taskset", "-c", "0"] if os.path.exists("/usr/bin/taskset") else []
-    done = subprocess.run(pin + cmd, capture_output=True, text=True, cwd=Path.cwd())
-    if done.returncode:
-        raise SystemExit(f"{' '.join(args[:2])} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=5_000, help="trajectories to mine")
@@ -115,7 +106,7 @@ def main() -> None:
         for fmt in ("lrat", "compact"):
             labels = Path(tmp) / f"labels_{fmt}.jsonl"
             for stage in stages:
-                row = run_child(stage, fmt, str(src), str(corpus), str(labels), str(args.train_steps))
+                row = run_pinned(__file__, stage, fmt, str(src), str(corpus), str(labels), str(args.train_steps))
                 results.append(row)
                 print("  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
     mined = {r["format"]: r for r in results if r["stage"] == "mine"}

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from pinned import run_pinned
 
 
 def build(src: Path, n: int, dst: Path) -> None:
@@ -50,13 +49,6 @@ def measure(kind: str, trajectories: Path, corpus: Path, out: Path) -> dict:
             "traj_per_s": round(n / seconds, 1), "mb_out": round(out.stat().st_size / 1e6, 1) if out.exists() else 0}
 
 
-def run_child(kind: str, trajectories: Path, corpus: Path, out: Path) -> dict:
-    cmd = [sys.executable, __file__, "--child", kind, str(trajectories), str(corpus), str(out)]
-    pin = ["taskset", "-c", "0"] if os.path.exists("/usr/bin/taskset") else []
-    done = subprocess.run(pin + cmd, capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=20_000, help="trajectories to mine")
@@ -74,7 +66,7 @@ def main() -> None:
         src = Path(tmp) / "trajectories.jsonl"
         build(args.trajectories, args.n, src)
         for kind in ("baseline", "lrat", "official"):
-            row = run_child(kind, src, args.corpus, Path(tmp) / f"rows_{kind}.jsonl")
+            row = run_pinned(__file__, kind, str(src), str(args.corpus), str(Path(tmp) / f"rows_{kind}.jsonl"))
             rows.append(row)
             print("  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
     if args.json:
