@@ -24,16 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_mine import build  # the same repeated-trajectories input
 from pinned import run_pinned
-
-
-def build(src: Path, n: int, dst: Path) -> None:
-    lines = [line for line in src.read_text(encoding="utf-8").splitlines() if line.strip()]
-    with dst.open("w", encoding="utf-8") as fh:
-        for i in range(n):
-            record = json.loads(lines[i % len(lines)])
-            record["trajectory_id"] = f"{record['trajectory_id']}#{i}"
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def _peak_mb() -> float:
