@@ -25,6 +25,7 @@ run: install
 	@echo "  simulated agent runs     data/runs/sim/                                  stats: metrics/agent.json"
 	@echo "  normalized trajectories  data/ingested/trajectories.jsonl (rejects.jsonl, summary.json)"
 	@echo "  behaviour analysis       reports/report.md and reports/*.png"
+	@echo "  held-out questions       data/split/splits.json                          report: metrics/split.json"
 	@echo "  training labels          data/labels/labels.jsonl                        stats: metrics/mining.json"
 	@echo "  label validation (GX)    reports/validation.md                           result: metrics/validation.json"
 	@echo "  trained retriever        models/lrat/                                    run: metrics/train.json"

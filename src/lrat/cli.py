@@ -6,13 +6,31 @@ starts fast.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
+import click
 import typer
+from typer.core import TyperGroup
 
 import lrat  # (applies the offline switches before anything else is imported)
+from lrat.params import ParamsError
+
+
+class _Commands(TyperGroup):
+    """The root command group: a bad params file that escapes a command (one that reads it outside its own
+    usage-error handling) still ends as one ``Error:`` line per problem and exit 2, never a traceback. Here rather
+    than in ``main()`` so the ``lrat`` script (``lrat.cli:app``) and test runners get it too."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ParamsError as exc:
+            typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(2) from None
+
 
 app = typer.Typer(
+    cls=_Commands,
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
@@ -40,12 +58,14 @@ from lrat.mining.command import expand_labels_command, mine_command  # noqa: E40
 from lrat.registry.command import promote_command, register_command  # noqa: E402
 from lrat.serving.command import bento_command, index_command, serve_command  # noqa: E402
 from lrat.simulate.command import simulate_app  # noqa: E402
+from lrat.split.command import split_command  # noqa: E402
 from lrat.training.command import ablation_command, train_command  # noqa: E402
 from lrat.validation.command import validate_command  # noqa: E402
 
 app.command("ingest")(ingest_command)
 app.add_typer(simulate_app, name="simulate")
 app.command("analyze")(analyze_command)
+app.command("split")(split_command)
 app.command("mine")(mine_command)
 app.command("expand-labels")(expand_labels_command)
 app.command("validate")(validate_command)

@@ -57,7 +57,7 @@ def test_usage_errors_exit_2(world: Path, tmp_path: Path) -> None:
     bad_params.write_text("agent_runner:\n  tokens: 3\n")
     cases = {
         "no-such.tsv": ["--questions", str(tmp_path / "no-such.tsv")],
-        "unknown agent_runner settings": ["--questions", str(world / "queries.tsv"), "--params", str(bad_params)],
+        "agent_runner.tokens: unknown key": ["--questions", str(world / "queries.tsv"), "--params", str(bad_params)],
         "not found": ["--questions", str(world / "queries.tsv"), "--corpus", str(tmp_path / "none.jsonl")],
     }
     for message, args in cases.items():

@@ -179,7 +179,7 @@ def test_lrat_index_takes_workers_from_params_or_option(tmp_path: Path, monkeypa
     ("index", ["--workers", "0"], "--workers: workers must be a whole number >= 1 (got 0)"),
     ("evaluate", ["--workers", "-2"], "--workers: workers must be a whole number >= 1 (got -2)"),
     ("evaluate", ["--workers", "3", "--devices", "cuda:0,cuda:1"], "one device per worker"),
-    ("index", [], "params.yaml retrieval.workers: workers must be a whole number >= 1 (got 'two')"),
+    ("index", [], "retrieval.workers: 'two' is not valid: expected a whole number >= 1"),
 ])
 def test_bad_workers_on_the_command_line_exit_2(tmp_path: Path, command: str, args: list[str], message: str):
     params = tmp_path / "params.yaml"

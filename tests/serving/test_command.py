@@ -65,7 +65,7 @@ def test_bad_index_settings_exit_2(tmp_path: Path):
     corpus = write_corpus(tmp_path / "corpus.jsonl")
     done = runner.invoke(app, ["index", "--model", tiny_ref(tmp_path).path, "--corpus", str(corpus),
                                "--params", str(_params(tmp_path, typ="hnsw"))])
-    assert done.exit_code == 2 and "unknown keys ['typ']" in done.output
+    assert done.exit_code == 2 and "index.typ: unknown key (did you mean 'type'?)" in done.output
 
 
 @pytest.mark.slow

@@ -28,6 +28,12 @@ def _run(tmp_path: Path, labels: LabelSet, qrels: bool = True, **bounds: Any) ->
     return validate(path, bounds=bounds, qrels_evidence=labels.write_qrels(tmp_path) if qrels else None)
 
 
+def _splits(tmp_path: Path, held_out: tuple[str, ...] = ("q-held-out",)) -> Path:
+    path = tmp_path / "splits.json"
+    path.write_text(json.dumps({"train": ["q0", "q1"], "test": list(held_out)}), encoding="utf-8")
+    return path
+
+
 def _failed(result: dict[str, Any]) -> set[str]:
     return {e["name"] for e in result["expectations"] if e["status"] == "failed"}
 
@@ -35,7 +41,7 @@ def _failed(result: dict[str, Any]) -> set[str]:
 def test_clean_set_passes_every_check(tmp_path: Path, labels: LabelSet):
     out, report = tmp_path / "metrics" / "validation.json", tmp_path / "reports" / "validation.md"
     result = validate(labels.write(tmp_path), bounds={}, qrels_evidence=labels.write_qrels(tmp_path),
-                      out=out, report=report)
+                      out=out, report=report, splits=_splits(tmp_path))
 
     assert result["success"] is True
     assert (result["suite"], result["suite_version"], result["rows"]) == ("lrat_labels", SUITE_VERSION, 300)
@@ -158,7 +164,7 @@ def test_missing_qrels_skips_retention_checks(tmp_path: Path, labels: LabelSet):
     _drop_evidence(labels)  # would fail retention, but there are no qrels to tell
     result = _run(tmp_path, labels, qrels=False, satisfied_ratio=[0.4, 0.99])
     skipped = {e["name"]: e for e in result["expectations"] if e["status"] == "skipped"}
-    assert set(skipped) == {"evidence_retention", "evidence_beats_non_evidence"}
+    assert set(skipped) == {"evidence_retention", "evidence_beats_non_evidence", "no_held_out_questions"}
     assert all(e["success"] is None and e["details"]["reason"] for e in skipped.values())
     assert result["success"] is True
 
@@ -169,7 +175,18 @@ def test_qrels_without_evidence_rows_skips(tmp_path: Path, labels: LabelSet):
     result = validate(labels.write(tmp_path), bounds={}, qrels_evidence=qrels)
     assert result["success"] is True
     assert {e["name"] for e in result["expectations"] if e["status"] == "skipped"} == {
-        "evidence_retention", "evidence_beats_non_evidence"}
+        "evidence_retention", "evidence_beats_non_evidence", "no_held_out_questions"}
+
+
+def test_labels_of_held_out_questions_fail_naming_them(tmp_path: Path, labels: LabelSet):
+    leaking = sorted({row["query_id"] for row in labels.rows})[:3]
+    result = validate(labels.write(tmp_path), bounds={}, splits=_splits(tmp_path, tuple(leaking)))
+    assert _failed(result) == {"no_held_out_questions"} and result["success"] is False
+    check = next(e for e in result["expectations"] if e["name"] == "no_held_out_questions")
+    assert check["details"]["questions"] == leaking
+    assert check["observed"]["rows"] == sum(row["query_id"] in leaking for row in labels.rows) > 0
+    clean = validate(labels.write(tmp_path), bounds={}, splits=_splits(tmp_path))
+    assert clean["success"] is True and "no_held_out_questions" not in _failed(clean)
 
 
 def test_empty_file_fails_cleanly(tmp_path: Path):
@@ -235,21 +252,22 @@ def _cli(tmp_path: Path, *args: str) -> Any:
 def test_cli_passes_writes_files_and_prints_json(tmp_path: Path, labels: LabelSet):
     path, qrels = labels.write(tmp_path), labels.write_qrels(tmp_path)
     result = _cli(tmp_path, "--labels", str(path), "--qrels-evidence", str(qrels),
-                  "--params", str(tmp_path / "absent.yaml"), "--json")
+                  "--params", str(tmp_path / "absent.yaml"), "--splits", str(_splits(tmp_path)), "--json")
     assert result.exit_code == 0, result.output
     printed = json.loads(result.stdout)
     assert printed["success"] is True and len(printed["expectations"]) == len(EXPECTATION_NAMES)
     assert json.loads((tmp_path / "m" / "validation.json").read_text(encoding="utf-8")) == printed
     assert "| ✅ | `row_count` | 300 |" in (tmp_path / "r" / "validation.md").read_text(encoding="utf-8")
     assert "Calculating Metrics" not in result.stderr  # GX progress bars are off
-    assert "validation passed: 13/13 checks passed" in result.stderr
+    assert "validation passed: 14/14 checks passed" in result.stderr
 
 
 def test_cli_fails_with_one_line_per_failed_check(tmp_path: Path, labels: LabelSet):
     _times3(labels)
     params = tmp_path / "params.yaml"
     params.write_text(f"data:\n  qrels_evidence: {labels.write_qrels(tmp_path)}\n", encoding="utf-8")
-    result = _cli(tmp_path, "--labels", str(labels.write(tmp_path)), "--params", str(params))
+    result = _cli(tmp_path, "--labels", str(labels.write(tmp_path)), "--params", str(params),
+                  "--splits", str(_splits(tmp_path)))
     assert result.exit_code == 1
     assert "FAILED weight_mean_per_group: observed {'bcp': 3.0, 'sim': 3.0} expected [0.98, 1.02]" in result.stderr
     assert sum(line.startswith("FAILED ") for line in result.stderr.splitlines()) == 2
@@ -269,7 +287,7 @@ def test_cli_bounds_come_from_params(tmp_path: Path, labels: LabelSet):
     assert "FAILED row_count: observed 300 expected >= 1000" in result.stderr
     params.write_text("validate:\n  min_row: 1000\n", encoding="utf-8")
     result = _cli(tmp_path, "--labels", str(labels.write(tmp_path)), "--params", str(params))
-    assert result.exit_code == 2 and "unknown key(s) min_row" in result.stderr
+    assert result.exit_code == 2 and "validate.min_row: unknown key" in result.stderr
 
 
 def test_cli_usage_errors_exit_2(tmp_path: Path, labels: LabelSet):

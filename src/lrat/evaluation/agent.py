@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from lrat.benchmark import Benchmark, as_benchmark
 from lrat.evaluation.offline import check_models, split_questions
 from lrat.progress import progress_bar
 
@@ -72,7 +73,7 @@ def gap_closed(results: dict[str, dict[str, Any]], baseline: str) -> dict[str, f
             for name, values in results.items() if name not in (baseline, ORACLE)}
 
 
-def evaluate_agents(models: dict[str, str], world: Path, split: str = "test", seed: int = 13,
+def evaluate_agents(models: dict[str, str], world: Benchmark | Path, split: str = "test", seed: int = 13,
                     agent_cfg: Any = None, cache_dir: Path | None = None, out_dir: Path | None = None,
                     progress: bool = True, query_prefix: str = "", doc_prefix: str = "",
                     oracle: bool = False, workers: int = 1, devices: list[str] | None = None) -> dict[str, Any]:
@@ -88,10 +89,12 @@ def evaluate_agents(models: dict[str, str], world: Path, split: str = "test", se
     from lrat.simulate.store import STATE, load_world
 
     check_models(models)
-    _, qrels = split_questions(world, split)
-    if not (world / STATE).is_file():
-        raise FileNotFoundError(f"{world / STATE} not found: agent-level evaluation needs a world written by "
-                                "`lrat simulate world` (use --no-agent for a real benchmark)")
+    bench = as_benchmark(world)
+    _, qrels = split_questions(bench, split)
+    if bench.world is None or not (bench.world / STATE).is_file():
+        raise FileNotFoundError(f"{bench.world or bench.corpus.parent} has no {STATE}: agent-level evaluation needs "
+                                "a world written by `lrat simulate world` (use --no-agent for a real benchmark)")
+    world = bench.world
     cfg = agent_cfg if agent_cfg is not None else AgentConfig()
     state = load_world(world)
     by_id = {q.qid: q for q in state.questions}
@@ -109,7 +112,7 @@ def evaluate_agents(models: dict[str, str], world: Path, split: str = "test", se
     with tempfile.TemporaryDirectory(prefix="lrat-agent-eval-") as tmp:
         root = Path(out_dir) if out_dir is not None else Path(tmp)
         for name, spec in models.items():
-            engine = LocalRetriever.build(spec, world / "corpus.jsonl", cache_dir, query_prefix, doc_prefix,
+            engine = LocalRetriever.build(spec, bench.corpus, cache_dir, query_prefix, doc_prefix,
                                           progress=progress, workers=workers, devices=devices)
             run(name, engine)
             if oracle and name == baseline:

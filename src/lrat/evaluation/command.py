@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from lrat.benchmark import SPLITS, Benchmark
 from lrat.cli_errors import usage_errors
 from lrat.params import read_params
 from lrat.retrieval.options import Devices, Workers
@@ -36,6 +37,17 @@ def _summary(offline: dict[str, Any], agents: dict[str, Any] | None, out: Path, 
             if closed:
                 lines.append(f"  share of the {ceiling['over']} → {ceiling['model']} success gap closed: {closed}")
     return "\n".join(lines)
+
+
+def agent_skipped(bench: Benchmark, no_agent: bool = False) -> str:
+    """Empty when the simulated agent can answer the benchmark's questions, else why not (said, never faked)."""
+    from lrat.simulate.store import not_simulated
+
+    if no_agent:
+        return "--no-agent"
+    if bench.world is None:
+        return "data.source is logs: there is no simulated world to replay the agent in (offline metrics only)"
+    return not_simulated(bench.world) or ""
 
 
 def _mlflow_name(text: str) -> str:
@@ -89,8 +101,12 @@ def evaluate_command(
         "--model", help="NAME=SPEC, repeatable; SPEC is 'base' (the packaged MiniLM), a sentence-transformers "
         "folder or an MLflow model URI (models:/name@alias). Every other model is tested against the one named "
         "'base' (else the first). [default: base=base]", show_default=False)] = None,
-    world: Annotated[Path, typer.Option(help="Benchmark folder: corpus.jsonl, queries.tsv, qrel_evidence.txt, "
-                                        "splits.json (+ simulation.json for the agent).")] = Path("data/world"),
+    world: Annotated[Path | None, typer.Option(help="A benchmark folder in the world layout: corpus.jsonl, "
+                                               "queries.tsv, qrel_evidence.txt, splits.json (+ simulation.json for "
+                                               "the agent). Default: the files `data:` in params.yaml names, with "
+                                               "--splits.", show_default=False)] = None,
+    splits: Annotated[Path, typer.Option(help="splits.json with the held-out questions when --world is not given "
+                                         "(written by `lrat split`).")] = SPLITS,
     split: Annotated[str, typer.Option(help="Questions to evaluate: a key of splits.json.")] = "test",
     out: Annotated[Path, typer.Option("--out", help="Offline IR metrics JSON.")] = Path("metrics/eval.json"),
     agent_out: Annotated[Path, typer.Option("--agent-out", help="Agent-level metrics JSON.")] = (
@@ -137,17 +153,17 @@ def evaluate_command(
     agent_seed = seed if seed is not None else int(values.get("seed", 13))
     with usage_errors():
         models = parse_models(model or ["base=base"])
-        check_world(world)
-        read_split(world, split)
-        cfg = None
-        if not no_agent:
+        bench = Benchmark.from_folder(world) if world is not None else Benchmark.from_params(values, splits)
+        check_world(world if world is not None else bench)
+        read_split(bench, split)
+        cfg, skipped = None, agent_skipped(bench, no_agent)
+        if not skipped:
             from lrat.simulate.pipeline import agent_config
-            from lrat.simulate.store import STATE
 
-            if not (world / STATE).is_file():
-                raise FileNotFoundError(f"{world / STATE} not found: the agent-level evaluation needs a world from "
-                                        "`lrat simulate world`; use --no-agent for a real benchmark")
             cfg = agent_config(values.get("agent") or {})
+        elif world is not None and not no_agent:
+            raise FileNotFoundError(f"{skipped}: the agent-level evaluation needs a world from `lrat simulate "
+                                    "world`; use --no-agent for a real benchmark")
 
     from lrat.evaluation.agent import evaluate_agents
     from lrat.evaluation.offline import benchmark_sha256, evaluate_offline
@@ -155,17 +171,21 @@ def evaluate_command(
 
     with usage_errors():
         encoding = {"workers": n_workers, "devices": worker_devices}
-        offline = evaluate_offline(models, world, split, cache_dir, progress=not quiet, **prefixes, **encoding)
+        offline = evaluate_offline(models, bench, split, cache_dir, progress=not quiet, **prefixes, **encoding)
         write_json(out, offline)
         agents = None
         if cfg is not None:
-            agents = evaluate_agents(models, world, split, agent_seed, cfg, cache_dir, agent_runs,
+            agents = evaluate_agents(models, bench, split, agent_seed, cfg, cache_dir, agent_runs,
                                      progress=not quiet, oracle=oracle, **prefixes, **encoding)
             write_json(agent_out, agents)
-    questions = {"benchmark": world.resolve().name, "benchmark_sha256": benchmark_sha256(world), "split": split,
+        elif world is None:  # the pipeline's stage: its metrics file says why there are no agent-level rows
+            write_json(agent_out, {"skipped": skipped, "split": split})
+    questions = {"benchmark": bench.name, "benchmark_sha256": benchmark_sha256(bench), "split": split,
                  "n_queries": offline["n_queries"], "agent_seed": None if agents is None else agent_seed}
     log_to_training_runs(models, offline, agents, questions, canonical)
     if json_out:
         typer.echo(json.dumps({"eval": offline, "agent_eval": agents}, indent=2))
     else:
         typer.echo(_summary(offline, agents, out, None if agents is None else agent_out), err=True)
+        if agents is None and skipped:
+            typer.echo(f"agent-level evaluation skipped: {skipped}", err=True)

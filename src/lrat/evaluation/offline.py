@@ -9,12 +9,13 @@ splits.json. Torch, sentence-transformers, FAISS and ranx load inside the functi
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 import warnings
 from pathlib import Path
 from typing import Any
+
+from lrat.benchmark import Benchmark, as_benchmark, read_splits
 
 METRICS = ("recall@10", "recall@100", "ndcg@10", "mrr@10")
 DEPTH = 100  # every model retrieves this many documents per question
@@ -65,37 +66,40 @@ def check_models(models: dict[str, str]) -> dict[str, str]:
     return models
 
 
-def check_world(world: Path, files: tuple[str, ...] = WORLD_FILES) -> None:
-    if not world.is_dir():
+def check_world(world: Benchmark | Path, files: tuple[str, ...] = WORLD_FILES) -> None:
+    """Every benchmark file there before any model loads; a world folder that is missing says how to make one."""
+    bench = as_benchmark(world)
+    if not isinstance(world, Benchmark) and not Path(world).is_dir():
         raise FileNotFoundError(f"world folder {world} not found: run `lrat simulate world --out {world}` or point "
                                 "--world at a benchmark folder")
-    missing = [name for name in files if not (world / name).is_file()]
+    paths = bench.files()
+    missing = [str(paths[name]) for name in files if not paths[name].is_file()]
     if missing:
-        raise FileNotFoundError(f"{world}: missing {', '.join(missing)}")
+        hint = (f" ({bench.splits}: run `lrat split`, the `split` stage of `dvc repro`)"
+                if str(bench.splits) in missing and isinstance(world, Benchmark) else "")
+        raise FileNotFoundError(f"benchmark file(s) not found: {', '.join(missing)}{hint}")
 
 
-def benchmark_sha256(world: Path, files: tuple[str, ...] = WORLD_FILES) -> str:
+def benchmark_sha256(world: Benchmark | Path, files: tuple[str, ...] = WORLD_FILES) -> str:
     """Which questions a number comes from: one hash over the benchmark's corpus, queries, qrels and splits."""
     from lrat.io import file_sha256
 
+    paths = as_benchmark(world).files()
     digest = hashlib.sha256()
     for name in files:
-        digest.update(f"{name}:{file_sha256(world / name)}\n".encode())
+        digest.update(f"{name}:{file_sha256(paths[name])}\n".encode())
     return digest.hexdigest()
 
 
-def read_split(world: Path, split: str) -> list[str]:
-    path = world / "splits.json"
-    try:
-        splits = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise ValueError(f"{path}: not JSON ({exc})") from None
-    if not isinstance(splits, dict) or split not in splits:
-        known = ", ".join(sorted(splits)) if isinstance(splits, dict) else "none"
-        raise ValueError(f"unknown split {split!r} (splits.json has: {known})")
-    qids = [str(q) for q in splits[split]]
+def read_split(world: Benchmark | Path, split: str) -> list[str]:
+    path = as_benchmark(world).splits
+    splits = read_splits(path)
+    if split not in splits:
+        raise ValueError(f"unknown split {split!r} ({path} has: {', '.join(sorted(splits)) or 'none'})")
+    qids = splits[split]
     if not qids:
-        raise ValueError(f"split {split!r} has no questions")
+        raise ValueError(f"split {split!r} of {path} has no questions: nothing to evaluate on (`lrat split` with a "
+                         "larger split.test, or a benchmark with more questions)")
     return qids
 
 
@@ -131,19 +135,23 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     return qrels
 
 
-def split_questions(world: Path, split: str) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+def split_questions(world: Benchmark | Path, split: str) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
     """The split's question texts and evidence qrels, in splits.json order; questions without evidence are left out
     (no recall to measure)."""
+    bench = as_benchmark(world)
     check_world(world)
-    qids = read_split(world, split)
-    queries = read_queries(world / "queries.tsv")
+    qids = read_split(bench, split)
+    queries = read_queries(bench.queries)
     missing = [q for q in qids if q not in queries]
     if missing:
-        raise ValueError(f"{len(missing)} {split} question(s) not in queries.tsv, e.g. {missing[0]!r}")
-    qrels = read_qrels(world / "qrel_evidence.txt")
+        raise ValueError(f"{len(missing)} of {len(qids)} {split} question(s) of {bench.splits} are not in "
+                         f"{bench.queries}, e.g. {', '.join(repr(q) for q in missing[:5])}: splits for another "
+                         "benchmark?")
+    qrels = read_qrels(bench.qrels_evidence)
     kept = [q for q in qids if qrels.get(q)]
     if not kept:
-        raise ValueError(f"no {split} question has evidence in qrel_evidence.txt")
+        raise ValueError(f"no {split} question has evidence in {bench.qrels_evidence} ({len(qids)} questions, "
+                         f"e.g. {', '.join(repr(q) for q in qids[:5])}): qrels for another benchmark?")
     return {q: queries[q] for q in kept}, {q: qrels[q] for q in kept}
 
 
@@ -201,14 +209,15 @@ def score_runs(qrels: dict[str, dict[str, int]], rankings: dict[str, dict[str, l
 # retrieval -------------------------------------------------------------------------------------------------------
 
 
-def rank_questions(spec: str, world: Path, queries: dict[str, str], cache_dir: Path | None, query_prefix: str = "",
+def rank_questions(spec: str, world: Benchmark | Path, queries: dict[str, str], cache_dir: Path | None,
+                   query_prefix: str = "",
                    doc_prefix: str = "", progress: bool = True, depth: int = DEPTH, workers: int = 1,
                    devices: list[str] | None = None) -> dict[str, list[str]]:
     """One model's top-``depth`` docids per question, exact search over the whole corpus (cached corpus vectors;
     an uncached corpus is encoded by ``workers`` processes, the same vectors as one)."""
     from lrat.retrieval.local import LocalRetriever
 
-    retriever = LocalRetriever.build(spec, world / "corpus.jsonl", cache_dir, query_prefix, doc_prefix,
+    retriever = LocalRetriever.build(spec, as_benchmark(world).corpus, cache_dir, query_prefix, doc_prefix,
                                      progress=progress, workers=workers, devices=devices)
     qids = list(queries)
     hits = retriever.search_batch([queries[q] for q in qids], depth)
@@ -216,7 +225,8 @@ def rank_questions(spec: str, world: Path, queries: dict[str, str], cache_dir: P
     return {q: [h.docid for h in row] for q, row in zip(qids, hits, strict=True)}
 
 
-def evaluate_offline(models: dict[str, str], world: Path, split: str = "test", cache_dir: Path | None = None,
+def evaluate_offline(models: dict[str, str], world: Benchmark | Path, split: str = "test",
+                     cache_dir: Path | None = None,
                      query_prefix: str = "", doc_prefix: str = "", progress: bool = True, workers: int = 1,
                      devices: list[str] | None = None) -> dict[str, Any]:
     """``{"split", "n_queries", "depth", "models": {name: {metric: mean}}, "significance": {...}}`` for

@@ -45,13 +45,14 @@ def ingest_command(
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
     params: Annotated[Path, typer.Option(help="params.yaml whose `ingest:` section names the search/browse "
                                          "tools.")] = Path("params.yaml"),
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No per-reject messages or progress bar.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No per-reject messages or progress bar (warnings "
+                                        "about mismatched corpus or benchmark files are still shown).")] = False,
 ) -> None:
     """Normalize agent logs (BC+ run files, Search-R1, OpenAI chat, native) into trajectories.jsonl.
 
     Every record that cannot be read goes to rejects.jsonl with its file, line and the reason; the good records
     of the same run are all kept. Exit 0 when the run completes, 1 with --fail-on-reject if anything was
-    rejected, 2 on usage errors.
+    rejected, 2 on usage errors, including a corpus or benchmark files that evidently belong to other runs.
     """
     from lrat.ingest.runner import UsageError
     from lrat.ingest.runner import ingest as run_ingest
@@ -66,7 +67,7 @@ def ingest_command(
         tools = ToolNames.from_params(section(read_params(params), "ingest", params))
         summary = run_ingest(
             inputs, out, format.value, corpus, queries, qrels_evidence, qrels_golds, ground_truth,
-            tools=tools, progress=not quiet, log=log,
+            tools=tools, progress=not quiet, log=log, warn=lambda message: typer.echo(message, err=True),
         )
     except (UsageError, ValueError) as exc:
         typer.echo(f"Error: {exc}", err=True)

@@ -1,7 +1,9 @@
 """``lrat ingest``: inputs → ``trajectories.jsonl`` + ``rejects.jsonl`` + ``summary.json``, streaming, atomically.
 
 Memory stays flat: records are written as they are read, and only 8-byte hashes of trajectory ids are kept (to
-refuse a duplicate, e.g. the same directory given twice).
+refuse a duplicate, e.g. the same directory given twice). Inputs that do not belong together (another corpus, another
+benchmark's queries or qrels) are reported in summary.json and, when nothing matches, stop the run with a UsageError
+before any output is replaced (see checks.py).
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from lrat.ingest.checks import BenchmarkCheck, CorpusCheck
 from lrat.ingest.context import RecordContext
 from lrat.ingest.corpus import CorpusIndex, load_corpus
 from lrat.ingest.derive import derive
 from lrat.ingest.detect import PARSERS, detect
-from lrat.ingest.joins import load_joins
+from lrat.ingest.joins import Joins, load_joins, load_queries
 from lrat.ingest.reader import Unit, list_files, read_units
 from lrat.ingest.schema import RecordError
 from lrat.ingest.tools import ToolNames
@@ -61,8 +64,12 @@ def ingest(
     tools: ToolNames | None = None,
     progress: bool = True,
     log: Callable[[str], None] = lambda message: None,
+    warn: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Normalize every trajectory under ``inputs`` into ``out``; returns the summary written to summary.json."""
+    """Normalize every trajectory under ``inputs`` into ``out``; returns the summary written to summary.json.
+
+    ``warn`` gets the input-mismatch warnings (default: ``log``); the CLI shows them even with --quiet.
+    """
     if fmt not in FORMAT_CHOICES:
         raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMAT_CHOICES)}")
     if not inputs:
@@ -91,6 +98,8 @@ def ingest(
 
         corpus_index = load_corpus(Path(corpus), reject) if corpus is not None else None
         joins = load_joins(reject, queries, qrels_evidence, qrels_golds, ground_truth)
+        corpus_check = CorpusCheck(corpus_index.docids, Path(corpus)) if corpus_index is not None else None
+        benchmark_check = _benchmark_check(joins, queries, qrels_evidence, qrels_golds, ground_truth)
         files, skipped = list_files([Path(p) for p in inputs])
         for path in skipped:
             log(f"skipped {path}: not a run file (a summary.json, or not .json, .jsonl, .ndjson or .txt)")
@@ -115,6 +124,9 @@ def ingest(
                     continue
                 seen.add(key)
                 joins.apply(record)
+                if corpus_check is not None:
+                    corpus_check.add(record, _where(unit))
+                benchmark_check.add(record)
                 traj_fh.write(dumps_line(record))
                 counts["trajectories"] += 1
                 file_formats[name] += 1
@@ -136,10 +148,52 @@ def ingest(
         }
         if corpus_index is not None:
             summary["corpus_docs"] = len(corpus_index.docids)
+        # raised inside the block, so the temp outputs are dropped and the previous ones stay untouched
+        _check_inputs(summary, corpus_check, benchmark_check, warn or log)
     write_json(out / "summary.json", summary)
     detected_text = ", ".join(f"{n} file(s) {f}" for f, n in sorted(detected.items())) or "nothing readable"
     log(f"detected: {detected_text}")
     return summary
+
+
+def _where(unit: Unit) -> str:
+    """The record's place as a person opens it: ``file:line``, ``file#item`` or the file."""
+    if unit.line is not None:
+        return f"{unit.display}:{unit.line}"
+    return f"{unit.display}#{unit.item}" if unit.item is not None else unit.display
+
+
+def _benchmark_check(joins: Joins, queries: Path | None, qrels_evidence: Path | None, qrels_golds: Path | None,
+                     ground_truth: Path | None) -> BenchmarkCheck:
+    """The query_ids of each benchmark file given; queries.tsv is read again because the joins merge its
+    questions with those of ground_truth.jsonl (its bad lines were already rejected once)."""
+    check = BenchmarkCheck()
+    if queries is not None:
+        check.add_file("queries", queries, load_queries(Path(queries), lambda path, line, error: None))
+    check.add_file("qrels_evidence", qrels_evidence, joins.evidence)
+    check.add_file("qrels_golds", qrels_golds, joins.golds)
+    check.add_file("ground_truth", ground_truth, joins.answers)
+    return check
+
+
+def _check_inputs(summary: dict[str, Any], corpus_check: CorpusCheck | None, benchmark_check: BenchmarkCheck,
+                  warn: Callable[[str], None]) -> None:
+    """Add ``corpus_check`` and ``benchmark_check`` to the summary, warn about partial mismatches, and raise a
+    UsageError for inputs that evidently belong to another corpus or benchmark."""
+    errors: list[str] = []
+    if corpus_check is not None:
+        summary["corpus_check"] = corpus_check.summary()
+        error = corpus_check.error()
+        if error is not None:
+            errors.append(error)
+        elif (warning := corpus_check.warning()) is not None:
+            warn(warning)
+    summary["benchmark_check"] = benchmark_check.summary()
+    for warning in benchmark_check.warnings():
+        warn(warning)
+    errors += benchmark_check.errors()
+    if errors:
+        raise UsageError("\n".join(errors))
 
 
 def _progress(total: int, enabled: bool) -> Any:

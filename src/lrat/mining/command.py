@@ -42,6 +42,10 @@ def mine_command(
                                                "joins the texts from the same corpus) | flagembedding (exactly "
                                                "the released LRAT-Train keys, with texts). [default: params "
                                                "mine.format, else lrat]")] = None,
+    splits: Annotated[Path | None, typer.Option("--splits", help="splits.json (`lrat split`): trajectories of "
+                                                "questions in any split other than train are left out (held-out "
+                                                "questions stay evaluation questions), counted and named.",
+                                                exists=True, dir_okay=False, show_default=False)] = None,
     metrics: Annotated[Path | None, typer.Option(help="Where to write the mining statistics JSON.")] = (
         Path("metrics/mining.json")
     ),
@@ -58,6 +62,7 @@ def mine_command(
     Exit 0 on success, 2 on usage errors (bad flags, unreadable corpus), 3 when the judge fails under
     on_error: fail.
     """
+    from lrat.benchmark import held_out_questions
     from lrat.judge import JudgeError
     from lrat.mining.options import resolve_options
     from lrat.mining.run import mine
@@ -73,13 +78,19 @@ def mine_command(
 
     try:
         opts = resolve_options(preset, read_params(params).get("mine") or {}, overrides)
-        summary = mine(trajectories, corpus, out, opts, metrics, progress=not quiet, log=log)
+        held_out = None if splits is None else held_out_questions(splits)
+        summary = mine(trajectories, corpus, out, opts, metrics, progress=not quiet, log=log, held_out=held_out)
     except JudgeError as exc:
         typer.echo(f"Error: the judge failed and mine.on_error is 'fail': {exc}", err=True)
         raise typer.Exit(3) from None
     except (ValueError, FileNotFoundError) as exc:
         typer.echo(f"Error: {exc}", err=True)
         raise typer.Exit(2) from None
+    if quiet and summary["held_out"]["leaking_questions"]:  # said even when quiet: the user's logs overlap the test
+        held = summary["held_out"]
+        typer.echo(f"Warning: {held['trajectories_left_out']} trajectories of {held['leaking_questions']} held-out "
+                   f"question(s) left out of the labels ({', '.join(held['questions'][:20])}"
+                   f"{', ...' if held['leaking_questions'] > 20 else ''})", err=True)
     if json_out:
         typer.echo(json.dumps(summary, indent=2))
         return

@@ -14,7 +14,7 @@ import gc
 import statistics
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,20 +81,23 @@ def _judge_batch(batch: list[dict[str, Any]], judge: Judge, policy: str,
 
 
 def mine(trajectories: Path, corpus: Path, out: Path, opts: MineOptions, metrics: Path | None = None,
-         progress: bool = True, log: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
+         progress: bool = True, log: Callable[[str], None] = lambda message: None,
+         held_out: Collection[str] | None = None) -> dict[str, Any]:
+    """``held_out``: question ids whose trajectories must not become labels (the evaluation's questions); they are
+    left out, counted and named in the summary."""
     # Mining allocates millions of small, acyclic objects while keeping every row alive; the cyclic collector
     # would rescan them all again and again (a third of the run time), so it is paused for the run.
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _mine(trajectories, corpus, out, opts, metrics, progress, log)
+        return _mine(trajectories, corpus, out, opts, metrics, progress, log, frozenset(held_out or ()))
     finally:
         if paused:
             gc.enable()
 
 
 def _mine(trajectories: Path, corpus: Path, out: Path, opts: MineOptions, metrics: Path | None,
-          progress: bool, log: Callable[[str], None]) -> dict[str, Any]:
+          progress: bool, log: Callable[[str], None], held_out: frozenset[str]) -> dict[str, Any]:
     from lrat.retrieval.local import read_corpus
 
     docids, texts = read_corpus(corpus)
@@ -106,13 +109,14 @@ def _mine(trajectories: Path, corpus: Path, out: Path, opts: MineOptions, metric
     walk_opts = WalkOptions(opts.pairing, opts.negatives, opts.skip_repeats, opts.empty_reasoning_is_zero)
     counts, rejects, rows = WalkCounts(), [], []
     seen = Counter[str]()
+    leaked = Counter[str]()  # held-out question → its trajectories left out
     bar = _bar(trajectories, progress)
     try:
         for batch in _batches(read_trajectories(trajectories, rejects), BATCH):
             seen["read"] += len(batch)
             if bar is not None:
                 bar.update(len(batch))
-            used = [t for t in batch if _keep(t, opts, seen)]
+            used = [t for t in batch if _not_held_out(t, held_out, leaked) and _keep(t, opts, seen)]
             verdicts = _judge_batch(used, judge, opts.on_error)  # only what can give rows costs a judge call
             for t, traj in enumerate(used):
                 group = group_of(traj, opts.group_by)
@@ -148,11 +152,26 @@ def _mine(trajectories: Path, corpus: Path, out: Path, opts: MineOptions, metric
     for r in rejects[:20]:
         log(f"{r['path']}:{r['line']}: {r['error']}")
     summary = summarize(rows, fits, stats, counts, seen, rejects, len(no_negative), opts)
+    summary["trajectories"]["held_out"] = sum(leaked.values())
+    summary["held_out"] = {"questions_checked": len(held_out), "leaking_questions": len(leaked),
+                           "trajectories_left_out": sum(leaked.values()), "questions": sorted(leaked)}
+    if leaked:
+        names = ", ".join(sorted(leaked)[:20]) + (", ..." if len(leaked) > 20 else "")
+        log(f"held-out questions in the logs: {sum(leaked.values())} trajectories of {len(leaked)} held-out "
+            f"question(s) left out of the labels ({names}); they stay evaluation questions")
     summary.update(written, compact_above_mb=opts.compact_above_mb, corpus_sha256=corpus_hash)
     if metrics is not None:
         write_json(metrics, summary)
     _log_to_mlflow(summary)
     return summary
+
+
+def _not_held_out(traj: dict[str, Any], held_out: frozenset[str], leaked: Counter) -> bool:
+    qid = traj.get("query_id")
+    if qid is not None and str(qid) in held_out:
+        leaked[str(qid)] += 1
+        return False
+    return True
 
 
 def _keep(traj: dict[str, Any], opts: MineOptions, seen: Counter) -> bool:

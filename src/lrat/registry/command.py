@@ -93,9 +93,11 @@ def promote_command(
     allow_refusal: Annotated[bool, typer.Option("--allow-refusal", help="Exit 0 when the gate refuses (the DVC "
                                                 "stage uses it so a refusal does not break `dvc repro`; CI does "
                                                 "not).")] = False,
-    world: Annotated[Path, typer.Option(help="Benchmark folder with the held-out questions (corpus.jsonl, "
-                                        "queries.tsv, qrel_evidence.txt, splits.json; simulation.json for the "
-                                        "agent-level checks).")] = Path("data/world"),
+    world: Annotated[Path | None, typer.Option(help="A benchmark folder in the world layout (corpus.jsonl, "
+                                               "queries.tsv, qrel_evidence.txt, splits.json; simulation.json for "
+                                               "the agent-level checks). Default: the files `data:` in params.yaml "
+                                               "names and data/split/splits.json (`lrat split`).",
+                                               show_default=False)] = None,
     params: Annotated[Path, typer.Option(help="params.yaml: `promote:` (the gate), `registry:`, `retrieval:`, "
                                          "`agent:`, `seed`, `train.base_model`.")] = Path("params.yaml"),
     json_out: Annotated[bool, typer.Option("--json", help="Print the decision record as JSON on stdout.")] = False,

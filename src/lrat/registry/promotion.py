@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lrat.benchmark import Benchmark, as_benchmark
 from lrat.registry.candidates import Context, resolve_candidate, training_facts
 from lrat.registry.gate import GateConfig, agent_checks, offline_checks, passed, validation_check
 from lrat.registry.store import CHAMPION, PREVIOUS, Registry, Version, redact
@@ -27,7 +28,7 @@ class Settings:
     registry: str = "lrat-retriever"
     experiment: str = "lrat-promotion"  # one MLflow run per decision
     gate: GateConfig = field(default_factory=GateConfig)
-    world: Path = Path("data/world")
+    world: Benchmark | Path = Path("data/world")  # a Benchmark, or a folder in the world layout
     base_model: str = "base"  # the reference while there is no champion
     cache_dir: Path | None = Path(".cache/embeddings")
     query_prefix: str = ""
@@ -37,7 +38,9 @@ class Settings:
     context: Context = field(default_factory=lambda: Context(Path.cwd(), Path("params.yaml")))
 
 
-def settings_from_params(values: dict[str, Any], params: Path, world: Path, root: Path | None = None) -> Settings:
+def settings_from_params(values: dict[str, Any], params: Path, world: Benchmark | Path | None,
+                         root: Path | None = None) -> Settings:
+    """``world`` None: the benchmark `data:` in params.yaml names, with `lrat split`'s held-out questions."""
     from lrat.params import section
     from lrat.registry.gate import gate_config
 
@@ -48,7 +51,7 @@ def settings_from_params(values: dict[str, Any], params: Path, world: Path, root
         registry=str(registry.get("name") or Settings.registry),
         experiment=str(registry.get("experiment") or Settings.experiment),
         gate=gate_config(section(values, "promote", params)),
-        world=world,
+        world=Benchmark.from_params(values) if world is None else world,
         base_model=str(section(values, "train", params).get("base_model") or "base"),
         cache_dir=Path(cache) if cache else None,
         query_prefix=str(retrieval.get("query_prefix") or ""),
@@ -68,7 +71,10 @@ def agent_support(settings: Settings) -> str:
 
     if not settings.gate.agent:
         return "promote.agent is off"
-    why = not_simulated(settings.world)
+    bench = as_benchmark(settings.world)
+    if bench.world is None:
+        return "data.source is logs: no simulated world to replay the agent in: offline checks only"
+    why = not_simulated(bench.world)
     return f"{why}: offline checks only" if why else ""
 
 
@@ -79,7 +85,7 @@ def evaluate_pair(current: str, candidate: str, settings: Settings, progress: bo
     from lrat.evaluation.offline import benchmark_sha256, evaluate_offline
     from lrat.retrieval.encoder import materialize
 
-    split, world = settings.gate.split, settings.world
+    split, world = settings.gate.split, as_benchmark(settings.world)
     prefixes = {"query_prefix": settings.query_prefix, "doc_prefix": settings.doc_prefix}
     why_not = agent_support(settings)
     with tempfile.TemporaryDirectory(prefix="lrat-promote-") as tmp:
@@ -93,7 +99,8 @@ def evaluate_pair(current: str, candidate: str, settings: Settings, progress: bo
             agents = evaluate_agents(specs, world, split, settings.seed, agent_config(settings.agent),
                                      settings.cache_dir, None, progress=progress, **prefixes)
     p_values = {m: cell["p_value"] for m, cell in offline["significance"]["candidate"].items()}
-    return {"benchmark": str(world), "benchmark_sha256": benchmark_sha256(world), "split": split,
+    return {"benchmark": str(world.world or world.queries.parent), "benchmark_sha256": benchmark_sha256(world),
+            "split": split,
             "n_queries": offline["n_queries"], "seed": settings.seed, "test": offline["significance"]["test"],
             "offline": {"current": offline["models"]["current"], "candidate": offline["models"]["candidate"],
                         "p_values": p_values},

@@ -71,8 +71,11 @@ class LocalRetriever:
               doc_prefix: str = "", progress: bool = True, workers: int = 1,
               devices: list[str] | None = None) -> LocalRetriever:
         """``workers`` / ``devices``: processes that encode the corpus when it is not cached (`corpus_embeddings`)."""
+        from lrat.retrieval.memory import check_exact_index
+
         docids, texts = read_corpus(corpus)
         model = load_model(spec)
+        check_exact_index(len(docids), model.get_embedding_dimension() or 0, corpus)
         key = fingerprint(model)
         vectors = corpus_embeddings(model, texts, cache_dir, doc_prefix, progress=progress, model_key=key,
                                     workers=workers, devices=devices)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lrat.benchmark import SPLITS
 from lrat.io import file_sha256
 from lrat.serving.index import build_index, read_manifest
 from lrat.serving.models import ModelRef, resolve_model, served_model
@@ -81,7 +82,7 @@ def index_for(ref: ModelRef, inputs: Inputs, reuse: Path | None, progress: bool)
     if (out / "manifest.json").is_file() and matches(read_manifest(out), ref, corpus_sha, inputs):
         return out
     build_index(ref, inputs.corpus, out, inputs.index, inputs.cache_dir, inputs.queries, inputs.query_prefix,
-                inputs.doc_prefix, progress, workers=inputs.workers)
+                inputs.doc_prefix, progress, workers=inputs.workers, splits=inputs.root / SPLITS)
     return out
 
 

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from lrat.benchmark import SPLITS
 from lrat.params import read_params
 from lrat.retrieval.options import Devices, Workers
 
@@ -46,8 +47,9 @@ def index_command(
         Path("models/index")
     ),
     queries: Annotated[Path | None, typer.Option("--queries", help="queries.tsv for measuring an approximate "
-                                                 "index against exact search (its split from splits.json beside "
-                                                 "it). [default: params data.queries]", show_default=False)] = None,
+                                                 "index against exact search (index.eval_split of `lrat split`'s "
+                                                 "data/split/splits.json, else of a splits.json beside it). "
+                                                 "[default: params data.queries]", show_default=False)] = None,
     params: Annotated[Path, typer.Option(help=PARAMS_HELP)] = Path("params.yaml"),
     workers: Workers = None,
     devices: Devices = None,
@@ -76,7 +78,7 @@ def index_command(
         ref = resolve_model(model, inputs.registry, fallback=inputs.base_model)
         manifest = build_index(ref, inputs.corpus, out, inputs.index, inputs.cache_dir, inputs.queries,
                                inputs.query_prefix, inputs.doc_prefix, progress=not quiet, workers=n_workers,
-                               devices=worker_devices)
+                               devices=worker_devices, splits=SPLITS)
     recall = manifest["recall_at_10_vs_exact"]
     who = f"{ref.name} version {ref.version}" if ref.version else f"{ref.spec} ({ref.source_key})"
     typer.echo(f"indexed {manifest['corpus']['n_docs']} documents with {who}: {manifest['index']['faiss']} "

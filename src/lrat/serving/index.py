@@ -70,23 +70,28 @@ def recall_vs_exact(index: faiss.Index, vectors: np.ndarray, queries: np.ndarray
     return float(np.mean([len(set(t) & set(f)) / k for t, f in zip(truth, found, strict=True)]))
 
 
-def held_out_queries(queries: Path | None, split: str, limit: int) -> tuple[list[str], str]:
-    """Query texts to measure an approximate index with: the ``split`` questions when ``splits.json`` sits beside
-    the queries file, else the first ``limit`` queries; ``(texts, where they came from)``."""
+def held_out_queries(queries: Path | None, split: str, limit: int, splits: Path | None = None
+                     ) -> tuple[list[str], str]:
+    """Query texts to measure an approximate index with: the ``split`` questions of ``splits`` (`lrat split`'s
+    file) or of a ``splits.json`` beside the queries file, else the first ``limit`` queries; ``(texts, where they
+    came from)``."""
     if queries is None or not queries.is_file():
         return [], "none"
-    from lrat.evaluation.offline import read_queries, read_split
+    from lrat.evaluation.offline import read_queries, read_splits
 
     texts = read_queries(queries)
-    if (queries.parent / "splits.json").is_file():
-        chosen = [texts[q] for q in read_split(queries.parent, split) if q in texts][:limit]
-        return chosen, f"{queries} ({split} split of splits.json)"
+    for path in (splits, queries.parent / "splits.json"):
+        if path is not None and path.is_file() and split in (chosen_ids := read_splits(path)):
+            chosen = [texts[q] for q in chosen_ids[split] if q in texts][:limit]
+            if chosen:  # (a split of other questions says nothing about these)
+                return chosen, f"{queries} ({split} split of {path})"
     return list(texts.values())[:limit], f"{queries} (first {limit})"
 
 
 def build_index(ref: ModelRef, corpus: Path, out: Path, settings: IndexSettings, cache_dir: Path | None = None,
                 queries: Path | None = None, query_prefix: str = "", doc_prefix: str = "",
-                progress: bool = True, workers: int = 1, devices: list[str] | None = None) -> dict[str, Any]:
+                progress: bool = True, workers: int = 1, devices: list[str] | None = None,
+                splits: Path | None = None) -> dict[str, Any]:
     """Write ``index.faiss``, ``docids.json`` and ``manifest.json`` into ``out``; returns the manifest.
 
     ``workers`` / ``devices``: processes that encode the corpus when it is not cached (`corpus_embeddings`); the
@@ -106,7 +111,7 @@ def build_index(ref: ModelRef, corpus: Path, out: Path, settings: IndexSettings,
     held_out, source = [], "none: exact search"
     recall = 1.0  # the exact index is its own reference
     if settings.type != "flat":
-        held_out, source = held_out_queries(queries, settings.eval_split, settings.eval_max_queries)
+        held_out, source = held_out_queries(queries, settings.eval_split, settings.eval_max_queries, splits)
         query_vectors = encode(model, [query_prefix + q for q in held_out]) if held_out else np.zeros((0, 1))
         recall = recall_vs_exact(index, vectors, query_vectors)
     out.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,27 @@ PARAMS = Annotated[Path, typer.Option(help="params.yaml with the `world:`, `agen
 SEED = Annotated[int | None, typer.Option(help="Random seed (default: `seed` in params.yaml).")]
 QUIET = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 JSON = Annotated[bool, typer.Option("--json", help="Print the statistics as JSON on stdout.")]
+IF_SIMULATED = Annotated[bool, typer.Option("--if-simulated", help="Do nothing but say so (a note in --out and "
+                                            "--metrics) when params.yaml's data.source is not 'simulated': the "
+                                            "pipeline's simulator stages use it, so with your own logs nothing "
+                                            "downstream depends on them.")]
+
+
+def skipped_by_source(values: dict[str, Any], out: Path, metrics: Path | None, stage: str) -> bool:
+    """True (and a note left in ``out`` and ``metrics``) when the pipeline runs on the user's own logs."""
+    from lrat.benchmark import data_source
+    from lrat.io import write_json
+
+    source = data_source(values)
+    if source == "simulated":
+        return False
+    note = {"skipped": f"data.source is {source}: the pipeline reads your files (params.yaml data:), not the "
+                       f"simulator's {stage}", "stage": stage}
+    write_json(out / "SKIPPED.json", note)
+    if metrics is not None:
+        write_json(metrics, note)
+    typer.echo(f"{stage}: skipped ({note['skipped']})", err=True)
+    return True
 
 
 def _cache(params: dict[str, Any]) -> Path | None:
@@ -39,6 +60,7 @@ def world_command(
     retriever: Annotated[str, typer.Option(
         help="Retriever whose held-out evidence recall is measured ('' = none).")] = "base",
     params: PARAMS = Path("params.yaml"),
+    if_simulated: IF_SIMULATED = False,
     quiet: QUIET = False,
     json_out: JSON = False,
 ) -> None:
@@ -49,7 +71,10 @@ def world_command(
     """
     from lrat.simulate.pipeline import build_world
 
-    values = read_params(params)
+    with usage_errors():
+        values = read_params(params)
+        if if_simulated and skipped_by_source(values, out, metrics, "world"):
+            return
     stats = build_world(out, seed if seed is not None else int(values.get("seed", 13)), values.get("world") or {},
                         metrics, _cache(values), retriever, progress=not quiet)
     if json_out:
@@ -62,8 +87,9 @@ def world_command(
 
 @simulate_app.command("agent")
 def agent_command(
-    world: Annotated[Path, typer.Option(help="A folder written by `lrat simulate world`.", exists=True,
-                                        file_okay=False)] = Path("data/world"),
+    world: Annotated[Path, typer.Option(help="A folder written by `lrat simulate world`.", file_okay=False)] = (
+        Path("data/world")
+    ),
     split: Annotated[str, typer.Option(help="Questions to run: train, dev, test or all.")] = "train",
     retriever: Annotated[str, typer.Option(help="'base', a model folder, an MLflow model URI (models:/...), the URL "
                                            "of a running lrat search service, or 'oracle'.")] = "base",
@@ -74,6 +100,7 @@ def agent_command(
     metrics: Annotated[Path | None, typer.Option(help="Where to write the run statistics JSON.")] = None,
     limit: Annotated[int | None, typer.Option(help="Run only the first N questions of the split.", min=1)] = None,
     params: PARAMS = Path("params.yaml"),
+    if_simulated: IF_SIMULATED = False,
     quiet: QUIET = False,
     json_out: JSON = False,
 ) -> None:
@@ -84,8 +111,12 @@ def agent_command(
     """
     from lrat.simulate.pipeline import agent_config, run_agents
 
-    values = read_params(params)
     with usage_errors():
+        values = read_params(params)
+        if if_simulated and skipped_by_source(values, out, metrics, "trajectories"):
+            return
+        if not world.is_dir():
+            raise FileNotFoundError(f"world folder {world} not found: run `lrat simulate world --out {world}`")
         cfg = agent_config(values.get("agent") or {})
         summary = run_agents(world, split, retriever, out, seed if seed is not None else int(values.get("seed", 13)),
                              cfg, metrics, _cache(values), limit, progress=not quiet)

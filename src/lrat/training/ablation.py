@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lrat.benchmark import Benchmark, as_benchmark, held_out_questions
 from lrat.io import atomic_open, write_json
 from lrat.training.train import TrainConfig, train
 
@@ -24,16 +25,20 @@ def variants(cfg: TrainConfig) -> dict[str, TrainConfig]:
     }
 
 
-def naive_labels(trajectories: Path, corpus: Path, out: Path, mine_params: dict[str, Any]) -> dict[str, Any]:
-    """The naive ablation's labels: the same mining with a judge that keeps every browse."""
+def naive_labels(trajectories: Path, corpus: Path, out: Path, mine_params: dict[str, Any],
+                 held_out: set[str] | None = None) -> dict[str, Any]:
+    """The naive ablation's labels: the same mining with a judge that keeps every browse (and, as the pipeline's
+    labels, none from a held-out question)."""
     from lrat.mining.options import resolve_options
     from lrat.mining.run import mine
 
     params = {k: v for k, v in mine_params.items() if k not in ("judge_cache",)}
-    return mine(trajectories, corpus, out, resolve_options(None, params, {"judge": "none"}), progress=False)
+    return mine(trajectories, corpus, out, resolve_options(None, params, {"judge": "none"}), progress=False,
+                held_out=held_out)
 
 
-def run_ablation(trajectories: Path, corpus: Path, labels: Path, lrat_model: Path, world: Path, models_dir: Path,
+def run_ablation(trajectories: Path, corpus: Path, labels: Path, lrat_model: Path, world: Benchmark | Path,
+                 models_dir: Path,
                  cfg: TrainConfig, mine_params: dict[str, Any], retrieval: dict[str, Any], out: Path,
                  plot: Path | None = None, progress: bool = True) -> dict[str, Any]:
     import mlflow
@@ -43,7 +48,8 @@ def run_ablation(trajectories: Path, corpus: Path, labels: Path, lrat_model: Pat
 
     models_dir.mkdir(parents=True, exist_ok=True)
     naive_rows = models_dir / "naive_labels.jsonl"
-    naive_labels(trajectories, corpus, naive_rows, mine_params)
+    bench = as_benchmark(world)
+    naive_labels(trajectories, corpus, naive_rows, mine_params, held_out_questions(bench.splits))
     runs: dict[str, str | None] = {"base": None, "lrat": None}
     specs = {"base": cfg.base_model}
     for name, variant in variants(cfg).items():
@@ -51,7 +57,7 @@ def run_ablation(trajectories: Path, corpus: Path, labels: Path, lrat_model: Pat
                         tags={"ablation": name}, progress=progress, corpus=corpus)
         runs[name], specs[name] = summary["run_id"], str(models_dir / name)
     specs["lrat"] = str(lrat_model)
-    result = evaluate_offline(specs, world, "test", Path(retrieval.get("cache_dir") or ".cache/embeddings"),
+    result = evaluate_offline(specs, bench, "test", Path(retrieval.get("cache_dir") or ".cache/embeddings"),
                               retrieval.get("query_prefix", ""), retrieval.get("doc_prefix", ""), progress)
     use_experiment(f"{cfg.experiment}-ablation")
     trained = json.loads((lrat_model / "lrat_train.json").read_text()) if (lrat_model / "lrat_train.json").exists() \

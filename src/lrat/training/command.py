@@ -66,16 +66,19 @@ def ablation_command(
                                                exists=True, dir_okay=False)] = (
         Path("data/ingested/trajectories.jsonl")
     ),
-    corpus: Annotated[Path, typer.Option(help="corpus.jsonl.", exists=True, dir_okay=False)] = (
-        Path("data/world/corpus.jsonl")
-    ),
+    corpus: Annotated[Path | None, typer.Option(help="corpus.jsonl; default: `data.corpus` in params.yaml.",
+                                                dir_okay=False, show_default=False)] = None,
     labels: Annotated[Path, typer.Option(help="The validated labels the lrat model was trained on.", exists=True,
                                          dir_okay=False)] = Path("data/labels/labels.jsonl"),
     lrat_model: Annotated[Path, typer.Option(help="The model `lrat train` wrote.", exists=True, file_okay=False)] = (
         Path("models/lrat")
     ),
-    world: Annotated[Path, typer.Option(help="World folder with queries.tsv, qrel_evidence.txt and splits.json.",
-                                        exists=True, file_okay=False)] = Path("data/world"),
+    world: Annotated[Path | None, typer.Option(help="A benchmark folder in the world layout (corpus.jsonl, "
+                                               "queries.tsv, qrel_evidence.txt, splits.json). Default: the files "
+                                               "`data:` in params.yaml names, with --splits.", file_okay=False,
+                                               show_default=False)] = None,
+    splits: Annotated[Path, typer.Option(help="splits.json with the held-out `test` questions when --world is not "
+                                         "given (written by `lrat split`).")] = Path("data/split/splits.json"),
     models_dir: Annotated[Path, typer.Option(help="Where the naive and filter models go.")] = Path("models/ablation"),
     out: Annotated[Path, typer.Option(help="Ablation metrics JSON.")] = Path("metrics/ablation.json"),
     plot: Annotated[Path | None, typer.Option(help="PNG of the four models side by side.")] = (
@@ -89,13 +92,18 @@ def ablation_command(
     weights) and lrat (filter + reasoning weights), on the held-out test questions; one MLflow run each in the
     `<experiment>-ablation` experiment. Exit 0 on success, 2 on usage errors.
     """
+    from lrat.benchmark import Benchmark
+    from lrat.evaluation.offline import check_world
     from lrat.training.ablation import run_ablation
     from lrat.training.train import train_config
 
     with usage_errors():
         values = read_params(params)
         cfg = train_config(values.get("train") or {}, values.get("retrieval") or {})
-        report = run_ablation(trajectories, corpus, labels, lrat_model, world, models_dir, cfg,
+        bench = Benchmark.from_folder(world) if world is not None else Benchmark.from_params(values, splits)
+        corpus = corpus or bench.corpus
+        check_world(bench)
+        report = run_ablation(trajectories, corpus, labels, lrat_model, bench, models_dir, cfg,
                               values.get("mine") or {}, values.get("retrieval") or {}, out, plot,
                               progress=not quiet)
     if json_out:

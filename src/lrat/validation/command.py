@@ -40,6 +40,10 @@ def validate_command(
                                                 "mined from, for their positive texts; default: data.corpus in "
                                                 "--params. Unused for labels with texts.", dir_okay=False,
                                                 show_default=False)] = None,
+    splits: Annotated[Path | None, typer.Option("--splits", help="splits.json (`lrat split`): no label may come "
+                                                "from a question of a split other than train (the check names "
+                                                "the leaking questions). Without it that check is skipped.",
+                                                exists=True, dir_okay=False, show_default=False)] = None,
     params: Annotated[Path, typer.Option("--params", help="params.yaml: bounds from its `validate:` section over "
                                          "the defaults; missing file = defaults.")] = Path("params.yaml"),
     json_out: Annotated[bool, typer.Option("--json", help="Print the result JSON on stdout.")] = False,
@@ -47,7 +51,7 @@ def validate_command(
     """Check the mined labels against the versioned `lrat_labels` expectation suite (Great Expectations):
     non-empty texts, pos not among its negatives, unique positives per search, negatives for kept rows, weight
     range and per-group mean, satisfied ratio, reasoning-length quantiles, row count, and (with evidence qrels)
-    retention of evidence positives.
+    retention of evidence positives, and (with --splits) no row from a held-out question.
 
     Exit 0 when every check passes (skipped ones do not count), 1 when any fails (one stderr line each),
     2 on usage errors (missing or unreadable files, a bad labels line, bad bounds, compact labels whose corpus
@@ -72,7 +76,7 @@ def validate_command(
 
     try:
         result = validate(labels, bounds=section, qrels_evidence=qrels_evidence, out=out, report=report,
-                          corpus=corpus)
+                          corpus=corpus, splits=splits)
     except (ValueError, OSError) as exc:
         raise _usage_error(str(exc)) from None
     if json_out:

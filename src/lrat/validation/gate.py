@@ -18,12 +18,14 @@ import pandas as pd
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
 from lrat.analyze.run import load_qrels_evidence
+from lrat.benchmark import held_out_questions
 from lrat.io import atomic_open, file_sha256, read_jsonl, write_json
 from lrat.mining.compact import HASH_KEY, TEXT_KEYS, CorpusJoin, is_compact
 from lrat.validation.report import render_markdown
 from lrat.validation.suite import (
     EVIDENCE_CHECKS,
     EXPECTATION_NAMES,
+    HELD_OUT_CHECK,
     NON_EVIDENCE_PARAMETER,
     SUITE_NAME,
     SUITE_VERSION,
@@ -118,7 +120,8 @@ def _text(v: str | None) -> str:
     return "" if v is None else v.strip()
 
 
-def derive_frame(rows: list[dict[str, Any]], lines: list[int], evidence: set[tuple[str, str]] | None) -> pd.DataFrame:
+def derive_frame(rows: list[dict[str, Any]], lines: list[int], evidence: set[tuple[str, str]] | None,
+                 held_out: set[str] | None = None) -> pd.DataFrame:
     """One row per label with the columns the suite checks (see ``lrat.validation.suite``) plus ``line``."""
     groups: dict[str, list[int | None]] = {}
     for r in rows:
@@ -144,6 +147,8 @@ def derive_frame(rows: list[dict[str, Any]], lines: list[int], evidence: set[tup
             [float(r["satisfied"]) if e else None for r, e in zip(rows, is_evidence, strict=True)], dtype="float64"
         ),
         "is_evidence": pd.Series(is_evidence, dtype=bool),
+        "query_id": pd.Series([r["query_id"] for r in rows], dtype=object),
+        "held_out": pd.Series([bool(held_out) and r["query_id"] in held_out for r in rows], dtype=bool),
     })
     frame["group_weight_mean"] = frame.groupby("group")["weight"].transform("mean")
     return frame
@@ -203,6 +208,11 @@ def _entry(res: dict[str, Any], frame: pd.DataFrame, parameters: dict[str, Any])
                     "non_evidence_retention": _num(parameters[NON_EVIDENCE_PARAMETER])}
     else:
         observed = _num(out.get("observed_value"))
+    if name == HELD_OUT_CHECK and not res["success"]:
+        leaking = sorted({str(q) for q in frame.loc[frame["held_out"], "query_id"]})
+        observed = {"rows": int(frame["held_out"].sum()), "questions": len(leaking),
+                    "examples": leaking[:_EXAMPLES * 4]}
+        details["questions"] = leaking
     if name.startswith("evidence"):
         details = {"evidence_rows": int(frame["is_evidence"].sum()), "rows": len(frame)}
     info = res.get("exception_info") or {}
@@ -222,7 +232,8 @@ def _skipped(expectation: Any, reason: str) -> dict[str, Any]:
 
 
 def validate(labels: Path, *, bounds: dict | None = None, qrels_evidence: Path | None = None,
-             out: Path | None = None, report: Path | None = None, corpus: Path | None = None) -> dict[str, Any]:
+             out: Path | None = None, report: Path | None = None, corpus: Path | None = None,
+             splits: Path | None = None) -> dict[str, Any]:
     """Run the ``lrat_labels`` suite on a labels JSONL file; write the result JSON to ``out`` and a Markdown
     table to ``report`` (both atomically, when given). ``success`` is False when any check fails; skipped
     checks (no qrels, no evidence rows; the positive texts of compact labels without ``corpus``) do not count.
@@ -235,7 +246,8 @@ def validate(labels: Path, *, bounds: dict | None = None, qrels_evidence: Path |
     evidence: set[tuple[str, str]] | None = None
     if qrels_evidence is not None:
         evidence = {(q, d) for q, docs in load_qrels_evidence(Path(qrels_evidence)).items() for d in docs}
-    frame = derive_frame(rows, lines, evidence)
+    held_out = None if splits is None else held_out_questions(Path(splits))
+    frame = derive_frame(rows, lines, evidence, held_out)
 
     skip: dict[str, str] = {}
     parameters: dict[str, Any] = {}
@@ -248,6 +260,8 @@ def validate(labels: Path, *, bounds: dict | None = None, qrels_evidence: Path |
         skip["evidence_beats_non_evidence"] = "every label is evidence: nothing to compare with"
     else:
         parameters[NON_EVIDENCE_PARAMETER] = float(frame.loc[~frame["is_evidence"], "satisfied_num"].mean())
+    if held_out is None:
+        skip[HELD_OUT_CHECK] = "no splits given (--splits: `lrat split`'s data/split/splits.json)"
     if not texts_joined:
         skip["pos_not_empty"] = "compact labels (docids only) and no corpus given to read the positive texts from"
 
@@ -266,6 +280,7 @@ def validate(labels: Path, *, bounds: dict | None = None, qrels_evidence: Path |
         "label_format": "compact" if any(is_compact(r) for r in rows) else "lrat",
         "corpus": None if corpus is None or not any(is_compact(r) for r in rows) else str(corpus),
         "qrels_evidence": None if qrels_evidence is None else str(qrels_evidence),
+        "splits": None if splits is None else str(splits),
         "bounds": merged,
         "great_expectations": gx.__version__,
         "expectations": expectations,

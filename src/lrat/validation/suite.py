@@ -31,7 +31,7 @@ from great_expectations.expectations import (
 )
 
 SUITE_NAME = "lrat_labels"
-SUITE_VERSION = "1"  # bump when an expectation is added, removed or changes meaning
+SUITE_VERSION = "2"  # bump when an expectation is added, removed or changes meaning
 
 DEFAULT_BOUNDS: dict[str, Any] = {
     "min_rows": 1,
@@ -48,8 +48,10 @@ NON_EVIDENCE_PARAMETER = "non_evidence_retention"  # runtime value of the strict
 EXPECTATION_NAMES = (
     "query_not_empty", "pos_not_empty", "pos_not_in_negs", "unique_search_positive", "kept_rows_have_negatives",
     "weight_positive", "weight_below_cap", "weight_mean_per_group", "satisfied_ratio", "reasoning_len_quantiles",
-    "row_count", *EVIDENCE_CHECKS,
+    "row_count", "no_held_out_questions", *EVIDENCE_CHECKS,
 )
+# Needs the splits (`lrat split`): skipped, not failed, without them.
+HELD_OUT_CHECK = "no_held_out_questions"
 
 
 class ExpectColumnQuantileValuesToBeBetweenPlainBool(ExpectColumnQuantileValuesToBeBetween):
@@ -141,6 +143,8 @@ def build_suite(bounds: Mapping[str, Any] | None = None, *, skip: Collection[str
             meta=_meta("reasoning_len_quantiles", quantiles),
         ),
         ExpectTableRowCountToBeBetween(min_value=b["min_rows"], meta=_meta("row_count", f">= {b['min_rows']}")),
+        ExpectColumnValuesToBeInSet(column="held_out", value_set=[False], meta=_meta(
+            HELD_OUT_CHECK, "no row from a held-out question (a split other than train)")),
     ]
     expectations += [
         ExpectColumnMeanToBeBetween(column="evidence_satisfied", min_value=b["evidence_retention_min"],

@@ -1,0 +1,88 @@
+"""Where the held-out questions come from: one corpus, queries, evidence qrels and a splits file.
+
+The simulated world keeps all four in one folder (plus ``simulation.json`` for the simulated agent). A user's
+benchmark (BrowseComp-Plus layout or their own) has its files wherever ``params.yaml``'s ``data:`` says, and its
+split comes from ``lrat split`` (data/split/splits.json), since real benchmarks ship none.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SPLITS = Path("data/split/splits.json")  # `lrat split` writes it; every later stage reads it
+SOURCES = ("simulated", "logs")
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    corpus: Path
+    queries: Path
+    qrels_evidence: Path
+    splits: Path
+    world: Path | None = None  # the simulated world's folder: the agent-level evaluation runs only on one
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> Benchmark:
+        """The world layout: corpus.jsonl, queries.tsv, qrel_evidence.txt, splits.json in one folder."""
+        folder = Path(folder)
+        return cls(folder / "corpus.jsonl", folder / "queries.tsv", folder / "qrel_evidence.txt",
+                   folder / "splits.json", folder)
+
+    @classmethod
+    def from_params(cls, values: dict[str, Any], splits: Path | None = None) -> Benchmark:
+        """``data:`` of params.yaml. With ``source: simulated`` the corpus's folder is the world (its
+        simulation.json lets the simulated agent answer); with ``source: logs`` there is no world to replay."""
+        data = values.get("data") or {}
+        source = data_source(values)
+        corpus = Path(data.get("corpus") or "data/world/corpus.jsonl")
+        return cls(corpus, Path(data.get("queries") or "data/world/queries.tsv"),
+                   Path(data.get("qrels_evidence") or "data/world/qrel_evidence.txt"), Path(splits or SPLITS),
+                   corpus.parent if source == "simulated" else None)
+
+    @property
+    def name(self) -> str:
+        """A short label for reports and MLflow keys: the folder holding the queries."""
+        return (self.world or self.queries.resolve().parent).resolve().name or "benchmark"
+
+    def files(self) -> dict[str, Path]:
+        """The four files under the names the world layout gives them (hashes and checks use these names)."""
+        return {"corpus.jsonl": self.corpus, "queries.tsv": self.queries, "qrel_evidence.txt": self.qrels_evidence,
+                "splits.json": self.splits}
+
+    def describe(self) -> dict[str, str]:
+        return {"corpus": str(self.corpus), "queries": str(self.queries), "qrels_evidence": str(self.qrels_evidence),
+                "splits": str(self.splits), "world": str(self.world) if self.world else ""}
+
+
+def as_benchmark(value: Benchmark | Path | str) -> Benchmark:
+    """Callers may still pass a world folder."""
+    return value if isinstance(value, Benchmark) else Benchmark.from_folder(Path(value))
+
+
+def data_source(values: dict[str, Any]) -> str:
+    source = str((values.get("data") or {}).get("source") or "simulated")
+    if source not in SOURCES:
+        raise ValueError(f"data.source: {source!r} is not one of {', '.join(SOURCES)}")
+    return source
+
+
+TRAIN = "train"  # the one split whose questions may have training trajectories
+
+
+def read_splits(path: Path) -> dict[str, list[str]]:
+    """A splits.json: ``{name: [question ids]}``."""
+    try:
+        splits = json.loads(Path(path).read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ValueError(f"{path}: not JSON ({exc})") from None
+    if not isinstance(splits, dict) or not all(isinstance(v, list) for v in splits.values()):
+        raise ValueError(f'{path}: expected {{"train": [question ids], "test": [...]}}')
+    return {str(k): [str(q) for q in v] for k, v in splits.items()}
+
+
+def held_out_questions(path: Path) -> set[str]:
+    """Every question of a split other than ``train``: none of them may reach the training labels."""
+    return {q for name, qids in read_splits(path).items() if name != TRAIN for q in qids}

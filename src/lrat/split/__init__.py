@@ -1,0 +1,1 @@
+"""`lrat split`: the held-out questions of a benchmark that ships no split."""

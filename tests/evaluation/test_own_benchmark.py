@@ -1,0 +1,57 @@
+"""`lrat evaluate` on a user's benchmark: the files `data:` in params.yaml names (any names, any folders) and
+`lrat split`'s held-out questions, offline metrics only (no simulated world to replay), the same numbers as the
+same files in the world layout."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from lrat.cli import app
+
+from .test_offline import Setup
+
+
+def user_files(setup: Setup, root: Path) -> dict[str, Path]:
+    """The world's benchmark files under a user's names; no splits.json and no simulation.json beside them."""
+    files = {"corpus": root / "docs" / "pages.jsonl", "queries": root / "topics" / "q.tsv",
+             "qrels_evidence": root / "qrels" / "evidence.txt", "splits": root / "split" / "splits.json"}
+    for key, name in (("corpus", "corpus.jsonl"), ("queries", "queries.tsv"), ("qrels_evidence", "qrel_evidence.txt"),
+                      ("splits", "splits.json")):
+        files[key].parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(setup.world_dir / name, files[key])
+    return files
+
+
+def test_logs_source_evaluates_the_configured_files_offline_only(setup: Setup, tmp_path: Path):
+    files = user_files(setup, tmp_path / "mine")
+    params = tmp_path / "params.yaml"
+    params.write_text(f"data:\n  source: logs\n  corpus: {files['corpus']}\n  queries: {files['queries']}\n"
+                      f"  qrels_evidence: {files['qrels_evidence']}\nretrieval:\n  cache_dir: {setup.cache}\n",
+                      encoding="utf-8")
+    runner = CliRunner()
+    common = ["evaluate", "--model", "base=base", "--model", f"small={setup.small}", "--quiet"]
+    ours = runner.invoke(app, [*common, "--params", str(params), "--splits", str(files["splits"]),
+                               "--out", str(tmp_path / "eval.json"), "--agent-out", str(tmp_path / "agent.json")])
+    assert ours.exit_code == 0, ours.output
+    assert "agent-level evaluation skipped: data.source is logs" in ours.stderr
+    skipped = json.loads((tmp_path / "agent.json").read_text())
+    assert skipped["skipped"].startswith("data.source is logs") and skipped["split"] == "test"
+
+    world = runner.invoke(app, [*common, "--world", str(setup.world_dir), "--no-agent", "--params",
+                                str(tmp_path / "absent.yaml"), "--out", str(tmp_path / "world.json")])
+    assert world.exit_code == 0, world.output
+    assert json.loads((tmp_path / "eval.json").read_text()) == json.loads((tmp_path / "world.json").read_text())
+
+    # the usual mistakes: no split yet, and a split for another benchmark
+    missing = runner.invoke(app, [*common, "--params", str(params), "--splits", str(tmp_path / "none.json"),
+                                  "--out", str(tmp_path / "x.json")])
+    assert missing.exit_code == 2 and "run `lrat split`" in missing.stderr
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"train": [], "test": ["nope-1", "nope-2"]}), encoding="utf-8")
+    wrong = runner.invoke(app, [*common, "--params", str(params), "--splits", str(other), "--out",
+                                str(tmp_path / "x.json")])
+    assert wrong.exit_code == 2 and "'nope-1'" in wrong.stderr and "another benchmark" in wrong.stderr
