@@ -45,6 +45,11 @@ def test_logs_source_evaluates_the_configured_files_offline_only(setup: Setup, t
                                 str(tmp_path / "absent.yaml"), "--out", str(tmp_path / "world.json")])
     assert world.exit_code == 0, world.output
     assert json.loads((tmp_path / "eval.json").read_text()) == json.loads((tmp_path / "world.json").read_text())
+    # --no-agent asks for no agent-level file: an existing one (the pipeline's) is left as it is
+    asked = runner.invoke(app, [*common, "--no-agent", "--params", str(params), "--splits", str(files["splits"]),
+                                "--out", str(tmp_path / "again.json"), "--agent-out", str(tmp_path / "kept.json")])
+    assert asked.exit_code == 0, asked.output
+    assert not (tmp_path / "kept.json").exists()
 
     # the usual mistakes: no split yet, and a split for another benchmark
     missing = runner.invoke(app, [*common, "--params", str(params), "--splits", str(tmp_path / "none.json"),

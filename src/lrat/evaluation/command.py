@@ -178,7 +178,7 @@ def evaluate_command(
             agents = evaluate_agents(models, bench, split, agent_seed, cfg, cache_dir, agent_runs,
                                      progress=not quiet, oracle=oracle, **prefixes, **encoding)
             write_json(agent_out, agents)
-        elif world is None:  # the pipeline's stage: its metrics file says why there are no agent-level rows
+        elif world is None and not no_agent:  # the pipeline's stage: its metrics file says why there are none
             write_json(agent_out, {"skipped": skipped, "split": split})
     questions = {"benchmark": bench.name, "benchmark_sha256": benchmark_sha256(bench), "split": split,
                  "n_queries": offline["n_queries"], "agent_seed": None if agents is None else agent_seed}
