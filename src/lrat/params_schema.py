@@ -9,12 +9,29 @@ as a setting of its own.
 """
 
 import difflib
-import math
-from collections.abc import Callable, Mapping
-from typing import Annotated, Any, get_args
+from collections.abc import Mapping
+from typing import Any, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from lrat.params_rules import (
+    PathText,
+    Probability,
+    Share,
+    bound_pair,
+    choice,
+    flag,
+    integer,
+    is_int,
+    is_number,
+    mapping,
+    number,
+    numbers,
+    quantile_key,
+    rule,
+    strings,
+    text,
+)
 
 # Choices the parsers accept (tests/test_params_schema.py checks they match the parsers' own constants).
 DATA_SOURCES = ("simulated", "logs")
@@ -33,138 +50,6 @@ PROMOTE_METRICS = ("recall@10", "recall@100", "ndcg@10", "mrr@10")
 INDEX_TYPES = ("flat", "hnsw", "ivf")
 FLYWHEEL_INITS = ("champion", "base")
 FLYWHEEL_AGENTS = ("simulated", "llm")
-
-
-# value rules ------------------------------------------------------------------------------------------------------
-
-
-Nullable = bool | str  # True: null means the default (not mentioned); a string: what null means (mentioned)
-
-
-def _rule(expected: str, ok: Callable[[Any], bool], nullable: Nullable = False,
-          hint: Callable[[Any], str] | None = None) -> Any:
-    """A field type that only checks: the value passes through unchanged or the error says what is expected."""
-    wanted = f"{expected}, or null ({nullable})" if isinstance(nullable, str) else expected
-
-    def check(value: Any) -> Any:
-        if (value is None and nullable) or (value is not None and ok(value)):
-            return value
-        extra = hint(value) if hint else ""
-        raise PydanticCustomError("lrat_params", "{expected}", {"expected": wanted + extra})
-
-    return Annotated[Any, PlainValidator(check)]
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _yaml_number(text: str) -> str:
-    """How to write a number so that PyYAML reads it as one (it reads ``1e-5``, without a dot, as text)."""
-    value = float(text)
-    if value.is_integer() and "e" not in text.lower() and "." not in text:
-        return str(int(value))
-    shown = repr(value)
-    mantissa, _, exponent = shown.partition("e")
-    return f"{mantissa}.0e{exponent}" if exponent and "." not in mantissa else shown
-
-
-def _number_hint(value: Any) -> str:
-    if isinstance(value, str):
-        try:
-            if math.isfinite(float(value)):
-                return f" (YAML read this as text; write {_yaml_number(value.strip())})"
-        except ValueError:
-            pass
-    return ""
-
-
-def _bound_text(ge: float | None, gt: float | None, le: float | None, lt: float | None) -> str:
-    low, high = (ge if ge is not None else gt), (le if le is not None else lt)
-    if low is not None and high is not None:
-        return f" in {'[' if ge is not None else '('}{low:g}, {high:g}{']' if le is not None else ')'}"
-    if low is not None:
-        return f" {'>=' if ge is not None else '>'} {low:g}"
-    if high is not None:
-        return f" {'<=' if le is not None else '<'} {high:g}"
-    return ""
-
-
-def _within(value: float, ge: float | None, gt: float | None, le: float | None, lt: float | None) -> bool:
-    return ((ge is None or value >= ge) and (gt is None or value > gt) and (le is None or value <= le)
-            and (lt is None or value < lt))
-
-
-def number(*, ge: float | None = None, gt: float | None = None, le: float | None = None, lt: float | None = None,
-           nullable: Nullable = False) -> Any:
-    """Any YAML number (int or float, never a bool or a quoted string) within the bounds."""
-    return _rule(f"a number{_bound_text(ge, gt, le, lt)}",
-                 lambda v: _is_number(v) and _within(v, ge, gt, le, lt), nullable, _number_hint)
-
-
-def integer(*, ge: int | None = None, le: int | None = None, nullable: Nullable = False) -> Any:
-    """A whole YAML number: the parsers hand these on as counts and sizes, where 32.0 or "32" would fail."""
-    return _rule(f"a whole number{_bound_text(ge, None, le, None)}",
-                 lambda v: _is_int(v) and _within(v, ge, None, le, None), nullable, _number_hint)
-
-
-def text(nullable: Nullable = False) -> Any:
-    return _rule("a string", lambda v: isinstance(v, str), nullable)
-
-
-def flag(nullable: Nullable = False) -> Any:
-    return _rule("true or false", lambda v: isinstance(v, bool), nullable)
-
-
-def choice(options: tuple[str, ...], nullable: Nullable = False) -> Any:
-    return _rule(f"one of {', '.join(map(repr, options))}", lambda v: isinstance(v, str) and v in options, nullable)
-
-
-def mapping(nullable: Nullable = False) -> Any:
-    """A free-form mapping (prompts, request fields): its keys belong to someone else's API, not to this schema."""
-    return _rule("a mapping", lambda v: isinstance(v, Mapping), nullable)
-
-
-def strings(nullable: Nullable = False) -> Any:
-    return _rule("a list of strings", lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v), nullable)
-
-
-def numbers(item: Callable[[Any], bool], what: str, *, length: int | None = None, as_text: bool = False,
-            nullable: Nullable = False) -> Any:
-    """A list of numbers: exactly ``length`` if given, else at least one. ``as_text`` (the experiments' lists): also
-    "0.1,0.5", as the flag takes it, and an empty list, which like null means the default."""
-    size = f"{length} " if length else ""
-    expected = f"a list of {size}{what}" + (", or a comma-separated string of them" if as_text else "")
-
-    def ok(v: Any) -> bool:
-        if as_text and isinstance(v, str):
-            return True  # parsed, and checked, by the command like its flag
-        sized = len(v) == length if length else bool(v) or as_text
-        return isinstance(v, list) and sized and all(map(item, v))
-
-    return _rule(expected, ok, nullable)
-
-
-def _bound_pair(value: Any) -> bool:
-    """``[low, high]``, either end null (open), low <= high: the form of the validation bounds."""
-    return (isinstance(value, list) and len(value) == 2 and all(v is None or _is_number(v) for v in value)
-            and (None in value or value[0] <= value[1]))
-
-
-def _quantile_key(key: Any) -> bool:
-    try:
-        return not isinstance(key, bool) and 0 <= float(key) <= 1
-    except (TypeError, ValueError):
-        return False
-
-
-Share = number(ge=0, le=1)
-Probability = number(ge=0, le=1)
-PathText = text(nullable=True)  # a file or folder; null: the default
 
 
 # sections ---------------------------------------------------------------------------------------------------------
@@ -197,7 +82,7 @@ class World(Section):
     max_hops: integer(ge=1) = None
     background_share: number(ge=0, lt=1) = None
     name_rate: Share = None
-    split: numbers(lambda v: _is_number(v) and 0 <= v <= 1, "shares in [0, 1] (train, dev, test)", length=3) = None
+    split: numbers(lambda v: is_number(v) and 0 <= v <= 1, "shares in [0, 1] (train, dev, test)", length=3) = None
 
 
 class Retrieval(Section):
@@ -235,7 +120,7 @@ class Agent(Section):
     p_guess: Probability = None
     p_truncate: Probability = None
     p_verify_answer: Probability = None
-    verify_searches: numbers(lambda v: _is_int(v) and v >= 0, "whole numbers >= 0") = None
+    verify_searches: numbers(lambda v: is_int(v) and v >= 0, "whole numbers >= 0") = None
     p_repeat_query: Probability = None
 
 
@@ -280,11 +165,11 @@ class Mine(Section):
 
 class Validate(Section):
     min_rows: integer(ge=0) = None
-    weight_mean: _rule("[low, high] numbers, low <= high (null = open)", _bound_pair) = None
-    satisfied_ratio: _rule("[low, high] numbers, low <= high (null = open)", _bound_pair) = None
-    reasoning_len_quantiles: _rule(
+    weight_mean: rule("[low, high] numbers, low <= high (null = open)", bound_pair) = None
+    satisfied_ratio: rule("[low, high] numbers, low <= high (null = open)", bound_pair) = None
+    reasoning_len_quantiles: rule(
         "a non-empty mapping {quantile in [0, 1]: [low, high]}",
-        lambda v: isinstance(v, Mapping) and bool(v) and all(_quantile_key(q) and _bound_pair(p) for q, p in v.items())
+        lambda v: isinstance(v, Mapping) and bool(v) and all(quantile_key(q) and bound_pair(p) for q, p in v.items())
     ) = None
     evidence_retention_min: Share = None
 
@@ -372,14 +257,14 @@ class AgentRunner(Section):
 
 
 class Scaling(Section):
-    fractions: numbers(lambda v: _is_number(v) and 0 < v <= 1, "shares in (0, 1]", as_text=True,
+    fractions: numbers(lambda v: is_number(v) and 0 < v <= 1, "shares in (0, 1]", as_text=True,
                        nullable=True) = None
     max_rows: integer(ge=0, nullable="all rows") = None
     experiment: text(nullable=True) = None
 
 
 class Topk(Section):
-    k: numbers(lambda v: _is_int(v) and v >= 1, "whole numbers >= 1", as_text=True, nullable=True) = None
+    k: numbers(lambda v: is_int(v) and v >= 1, "whole numbers >= 1", as_text=True, nullable=True) = None
     experiment: text(nullable=True) = None
 
 
@@ -471,12 +356,12 @@ def _cross_checks(values: dict[str, Any]) -> list[str]:
     out = []
     split = values.get("split") if isinstance(values.get("split"), dict) else {}
     test, dev = split.get("test", 0.2), split.get("dev", 0.0)
-    if _is_number(test) and _is_number(dev) and 0 < test < 1 and 0 <= dev < 1 and not test + dev < 1:
+    if is_number(test) and is_number(dev) and 0 < test < 1 and 0 <= dev < 1 and not test + dev < 1:
         out.append(f"split.dev: {_show(dev)} is not valid: expected split.test + split.dev < 1 "
                    f"(split.test is {_show(test)})")
     world = values.get("world") if isinstance(values.get("world"), dict) else {}
     low, high = world.get("min_hops", 2), world.get("max_hops", 4)
-    if _is_int(low) and _is_int(high) and low >= 1 and high >= 1 and low > high:
+    if is_int(low) and is_int(high) and low >= 1 and high >= 1 and low > high:
         out.append(f"world.max_hops: {_show(high)} is not valid: expected a whole number >= world.min_hops "
                    f"({_show(low)})")
     return out

@@ -17,6 +17,7 @@ class Joins:
     evidence: dict[str, list[str]] | None = None
     golds: dict[str, list[str]] | None = None
     answers: dict[str, str] | None = None
+    query_file_ids: frozenset[str] | None = None  # the ids of queries.tsv alone (`queries` also has ground truth's)
 
     def apply(self, record: dict[str, Any]) -> None:
         qid = record["query_id"]
@@ -105,7 +106,9 @@ def load_joins(
         joins.answers, questions = load_ground_truth(ground_truth, reject)
         joins.queries = questions
     if queries is not None:
-        joins.queries = {**(joins.queries or {}), **load_queries(queries, reject)}
+        listed = load_queries(queries, reject)
+        joins.query_file_ids = frozenset(listed)
+        joins.queries = {**(joins.queries or {}), **listed}
     if qrels_evidence is not None:
         joins.evidence = load_qrels(qrels_evidence, reject)
     if qrels_golds is not None:

@@ -37,14 +37,14 @@ def split_command(
     out, validation fails on any that reach the labels). Exit 0, 2 on usage errors (unreadable files, queries and
     qrels of two benchmarks, an empty test split).
     """
+    from lrat.benchmark import Benchmark
     from lrat.split.make import make_split, split_settings
 
     with usage_errors():
         values = read_params(params)
-        data = values.get("data") or {}
         settings = split_settings(values)
-        queries = queries or Path(data.get("queries") or "data/world/queries.tsv")
-        qrels_evidence = qrels_evidence or Path(data.get("qrels_evidence") or "data/world/qrel_evidence.txt")
+        bench = Benchmark.from_params(values)
+        queries, qrels_evidence = queries or bench.queries, qrels_evidence or bench.qrels_evidence
         for path in (queries, qrels_evidence, trajectories):
             if path is not None and not path.is_file():
                 raise FileNotFoundError(f"{path} not found")

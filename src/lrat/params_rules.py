@@ -1,0 +1,130 @@
+"""The value rules params.yaml's schema is written in (lrat.params_schema): each a test on the value exactly as YAML
+parsed it, with the words an error uses for what was expected; none converts a value."""
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any
+
+from pydantic import PlainValidator
+from pydantic_core import PydanticCustomError
+
+# rules ------------------------------------------------------------------------------------------------------
+
+
+Nullable = bool | str  # True: null means the default (not mentioned); a string: what null means (mentioned)
+
+
+def rule(expected: str, ok: Callable[[Any], bool], nullable: Nullable = False,
+          hint: Callable[[Any], str] | None = None) -> Any:
+    """A field type that only checks: the value passes through unchanged or the error says what is expected."""
+    wanted = f"{expected}, or null ({nullable})" if isinstance(nullable, str) else expected
+
+    def check(value: Any) -> Any:
+        if (value is None and nullable) or (value is not None and ok(value)):
+            return value
+        extra = hint(value) if hint else ""
+        raise PydanticCustomError("lrat_params", "{expected}", {"expected": wanted + extra})
+
+    return Annotated[Any, PlainValidator(check)]
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _number_hint(value: Any) -> str:
+    if isinstance(value, str):
+        try:
+            if math.isfinite(float(value)):
+                return " (a quoted string: write the number without quotes)"
+        except ValueError:
+            pass
+    return ""
+
+
+def _bound_text(ge: float | None, gt: float | None, le: float | None, lt: float | None) -> str:
+    low, high = (ge if ge is not None else gt), (le if le is not None else lt)
+    if low is not None and high is not None:
+        return f" in {'[' if ge is not None else '('}{low:g}, {high:g}{']' if le is not None else ')'}"
+    if low is not None:
+        return f" {'>=' if ge is not None else '>'} {low:g}"
+    if high is not None:
+        return f" {'<=' if le is not None else '<'} {high:g}"
+    return ""
+
+
+def _within(value: float, ge: float | None, gt: float | None, le: float | None, lt: float | None) -> bool:
+    return ((ge is None or value >= ge) and (gt is None or value > gt) and (le is None or value <= le)
+            and (lt is None or value < lt))
+
+
+def number(*, ge: float | None = None, gt: float | None = None, le: float | None = None, lt: float | None = None,
+           nullable: Nullable = False) -> Any:
+    """Any YAML number (int or float, never a bool or a quoted string) within the bounds."""
+    return rule(f"a number{_bound_text(ge, gt, le, lt)}",
+                 lambda v: is_number(v) and _within(v, ge, gt, le, lt), nullable, _number_hint)
+
+
+def integer(*, ge: int | None = None, le: int | None = None, nullable: Nullable = False) -> Any:
+    """A whole YAML number: the parsers hand these on as counts and sizes, where 32.0 or "32" would fail."""
+    return rule(f"a whole number{_bound_text(ge, None, le, None)}",
+                 lambda v: is_int(v) and _within(v, ge, None, le, None), nullable, _number_hint)
+
+
+def text(nullable: Nullable = False) -> Any:
+    return rule("a string", lambda v: isinstance(v, str), nullable)
+
+
+def flag(nullable: Nullable = False) -> Any:
+    return rule("true or false", lambda v: isinstance(v, bool), nullable)
+
+
+def choice(options: tuple[str, ...], nullable: Nullable = False) -> Any:
+    return rule(f"one of {', '.join(map(repr, options))}", lambda v: isinstance(v, str) and v in options, nullable)
+
+
+def mapping(nullable: Nullable = False) -> Any:
+    """A free-form mapping (prompts, request fields): its keys belong to someone else's API, not to this schema."""
+    return rule("a mapping", lambda v: isinstance(v, Mapping), nullable)
+
+
+def strings(nullable: Nullable = False) -> Any:
+    return rule("a list of strings", lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v), nullable)
+
+
+def numbers(item: Callable[[Any], bool], what: str, *, length: int | None = None, as_text: bool = False,
+            nullable: Nullable = False) -> Any:
+    """A list of numbers: exactly ``length`` if given, else at least one. ``as_text`` (the experiments' lists): also
+    "0.1,0.5", as the flag takes it, and an empty list, which like null means the default."""
+    size = f"{length} " if length else ""
+    expected = f"a list of {size}{what}" + (", or a comma-separated string of them" if as_text else "")
+
+    def ok(v: Any) -> bool:
+        if as_text and isinstance(v, str):
+            return True  # parsed, and checked, by the command like its flag
+        sized = len(v) == length if length else bool(v) or as_text
+        return isinstance(v, list) and sized and all(map(item, v))
+
+    return rule(expected, ok, nullable)
+
+
+def bound_pair(value: Any) -> bool:
+    """``[low, high]``, either end null (open), low <= high: the form of the validation bounds."""
+    return (isinstance(value, list) and len(value) == 2 and all(v is None or is_number(v) for v in value)
+            and (None in value or value[0] <= value[1]))
+
+
+def quantile_key(key: Any) -> bool:
+    try:
+        return not isinstance(key, bool) and 0 <= float(key) <= 1
+    except (TypeError, ValueError):
+        return False
+
+
+Share = number(ge=0, le=1)
+Probability = number(ge=0, le=1)
+PathText = text(nullable=True)  # a file or folder; null: the default
