@@ -200,6 +200,10 @@ class Train(Section):
     seed: integer() = None
 
 
+class Ablation(Section):
+    jobs: integer(ge=1) = None
+
+
 class Registry(Section):
     name: text(nullable=True) = None
     experiment: text(nullable=True) = None
@@ -302,6 +306,7 @@ class Params(Section):
     mine: Mine | None = None
     validate_: Validate | None = Field(None, alias="validate")  # (BaseModel has a method named validate)
     train: Train | None = None
+    ablation: Ablation | None = None
     registry: Registry | None = None
     promote: Promote | None = None
     index: Index | None = None

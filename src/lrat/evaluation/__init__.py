@@ -1,5 +1,5 @@
-"""`lrat evaluate`: offline IR metrics of held-out questions (ranx, paired significance test vs base) and the
-simulated agent's success and evidence recall with each retriever (method §7)."""
+"""`lrat evaluate`: offline IR metrics of held-out questions (ranx's definitions, paired significance test vs
+base) and the simulated agent's success and evidence recall with each retriever (method §7)."""
 
 from lrat.evaluation.agent import evaluate_agents
 from lrat.evaluation.offline import evaluate_offline

@@ -1,5 +1,5 @@
 """The ``lrat evaluate`` command, left undecorated so cli.py registers it with
-``app.command("evaluate")(evaluate_command)``; torch, FAISS and ranx load only when it runs."""
+``app.command("evaluate")(evaluate_command)``; torch, FAISS and scipy load only when it runs."""
 
 from __future__ import annotations
 
@@ -134,8 +134,8 @@ def evaluate_command(
     json_out: Annotated[bool, typer.Option("--json", help="Print both results as JSON on stdout.")] = False,
 ) -> None:
     """Evaluate retrievers on held-out questions: recall@10/100, nDCG@10 and MRR@10 of the gold evidence (exact
-    search over the whole corpus, ranx, paired t-test vs base), and the simulated agent's success, evidence recall
-    and search/browse calls with each retriever (same seed for all).
+    search over the whole corpus, ranx's metrics, paired t-test vs base), and the simulated agent's success,
+    evidence recall and search/browse calls with each retriever (same seed for all).
 
     Exit 0 on success, 2 on usage errors (unknown model folder, split or missing world files).
     """

@@ -1,9 +1,9 @@
 """Offline retriever evaluation (method §7): recall@k, nDCG@10 and MRR@10 of the gold evidence for held-out
-questions, every model searching the whole corpus exactly (FAISS flat index), scored with ranx, and a paired
-significance test of every model against the baseline.
+questions, every model searching the whole corpus exactly (FAISS flat index), scored as ranx scores
+(`lrat.evaluation.metrics`), and a paired significance test of every model against the baseline.
 
 The world files are the benchmark's own (BrowseComp-Plus layout): corpus.jsonl, queries.tsv, qrel_evidence.txt,
-splits.json. Torch, sentence-transformers, FAISS and ranx load inside the functions.
+splits.json. Torch, sentence-transformers, FAISS and scipy load inside the functions.
 """
 
 from __future__ import annotations
@@ -11,15 +11,15 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-import warnings
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from lrat.benchmark import Benchmark, as_benchmark, read_splits
 
 METRICS = ("recall@10", "recall@100", "ndcg@10", "mrr@10")
 DEPTH = 100  # every model retrieves this many documents per question
-STAT_TEST = "student"  # ranx: two-sided paired Student's t-test (deterministic; fisher is seeded per thread)
 ALPHA = 0.05
 BASELINE = "base"
 WORLD_FILES = ("corpus.jsonl", "queries.tsv", "qrel_evidence.txt", "splits.json")
@@ -177,31 +177,24 @@ def score_runs(qrels: dict[str, dict[str, int]], rankings: dict[str, dict[str, l
                baseline: str | None = None, metrics: tuple[str, ...] = METRICS,
                alpha: float = ALPHA) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
     """Mean metrics per model, and each model's paired test against ``baseline`` (default: 'base' if present,
-    else the first model). ``rankings``: model → qid → ranked docids."""
-    from numba.core.errors import NumbaTypeSafetyWarning
-    from ranx import Qrels, Run, compare
+    else the first model). ``rankings``: model → qid → ranked docids, best first. The numbers are ranx's
+    (`lrat.evaluation.metrics`)."""
+    from lrat.evaluation.metrics import paired_p_value, parse_metric, per_query
 
+    for metric in metrics:
+        parse_metric(metric)
     names = list(rankings)
     baseline = baseline or (BASELINE if BASELINE in rankings else names[0])
-    ranx_qrels = Qrels(qrels)
-    runs = []
-    for name in names:
-        run = Run(ranked_run(rankings[name]), name=name)
-        runs.append(run)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NumbaTypeSafetyWarning)
-        report = compare(ranx_qrels, runs, list(metrics), stat_test=STAT_TEST, max_p=alpha,
-                         make_comparable=True)
-    means = {name: {m: _round(report.results[name][m]) for m in metrics} for name in names}
+    scores = {name: {m: per_query(m, qrels, rankings[name]) for m in metrics} for name in names}
+    means = {name: {m: _round(np.mean(scores[name][m])) for m in metrics} for name in names}
     significance: dict[str, Any] = {"test": "paired two-sided Student's t-test (ranx student)", "alpha": alpha,
                                     "baseline": baseline}
     for name in names:
         if name == baseline:
             continue
-        pair = report.comparisons[frozenset((baseline, name))]
         significance[name] = {}
         for m in metrics:
-            p = _p_value(pair[m]["p_value"])
+            p = _p_value(paired_p_value(scores[baseline][m], scores[name][m]))
             significance[name][m] = {"p_value": p, "significant": bool(p <= alpha)}
     return means, significance
 

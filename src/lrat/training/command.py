@@ -84,7 +84,14 @@ def ablation_command(
     plot: Annotated[Path | None, typer.Option(help="PNG of the four models side by side.")] = (
         Path("reports/ablation.png")
     ),
-    params: Annotated[Path, typer.Option(help="params.yaml (`train:`, `mine:`, `retrieval:`).")] = Path("params.yaml"),
+    params: Annotated[Path, typer.Option(help="params.yaml (`train:`, `mine:`, `retrieval:`, `ablation:`).")] = (
+        Path("params.yaml")
+    ),
+    jobs: Annotated[int | None, typer.Option(
+        min=1, show_default=False,
+        help="Variants (naive, filter) trained and encoded at once, each in its own process with its share of the "
+             "CPU threads; 1 = one after the other in this process. Default: `ablation.jobs` in params.yaml (1 "
+             "when absent).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON on stdout.")] = False,
 ) -> None:
@@ -105,7 +112,7 @@ def ablation_command(
         check_world(bench)
         report = run_ablation(trajectories, corpus, labels, lrat_model, bench, models_dir, cfg,
                               values.get("mine") or {}, values.get("retrieval") or {}, out, plot,
-                              progress=not quiet)
+                              progress=not quiet, jobs=jobs or (values.get("ablation") or {}).get("jobs", 1))
     if json_out:
         typer.echo(json.dumps(report, indent=2))
         return
