@@ -15,7 +15,7 @@ import re
 import numpy as np
 
 KINDS = ("recall", "ndcg", "mrr")
-_METRIC = re.compile(r"(recall|ndcg|mrr)@([1-9][0-9]*)")
+_METRIC = re.compile(rf"({'|'.join(KINDS)})@([1-9][0-9]*)")
 
 
 def parse_metric(name: str) -> tuple[str, int]:

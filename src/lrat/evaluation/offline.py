@@ -159,7 +159,8 @@ def split_questions(world: Benchmark | Path, split: str) -> tuple[dict[str, str]
 
 
 def ranked_run(ranking: dict[str, list[str]]) -> dict[str, dict[str, float]]:
-    """Ranked docids → ranx run scores that keep the retriever's order exactly (ranx would re-break score ties)."""
+    """Ranked docids → ranx run scores that keep the retriever's order exactly (ranx would re-break score ties); for
+    comparing with ranx itself (tests, benches/bench_metrics.py)."""
     return {q: {d: float(len(docids) - rank) for rank, d in enumerate(docids)} for q, docids in ranking.items()}
 
 

@@ -57,18 +57,18 @@ def _cache_dir(retrieval: dict[str, Any]) -> Path:
     return Path(retrieval.get("cache_dir") or ".cache/embeddings")
 
 
-def train_variants(jobs: dict[str, tuple[Path, TrainConfig]], models_dir: Path, corpus: Path, bench: Benchmark,
+def train_variants(todo: dict[str, tuple[Path, TrainConfig]], models_dir: Path, corpus: Path, bench: Benchmark,
                    retrieval: dict[str, Any], n_jobs: int = 1, progress: bool = True) -> dict[str, dict[str, Any]]:
-    """Each variant trained and its corpus encoded, ``n_jobs`` at a time.
+    """Each variant of ``todo`` (name → labels, settings) trained and its corpus encoded, ``n_jobs`` at a time.
 
     Why processes: two independent trainings on 2 CPU cores, one thread each, finish about 25 % sooner than one
     after the other with two threads each (torch's second thread gains far less than a second process: README,
     "Training and evaluation"). Each job gets its share of this process's torch threads; the models are the same
     settings and rows either way (floats may differ in the last bits with the thread count)."""
-    n_jobs = max(1, min(n_jobs, len(jobs)))
+    n_jobs = max(1, min(n_jobs, len(todo)))
     if n_jobs == 1:
         return {name: _variant(name, rows, models_dir / name, cfg, corpus, bench, retrieval, None, progress)
-                for name, (rows, cfg) in jobs.items()}
+                for name, (rows, cfg) in todo.items()}
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -77,19 +77,19 @@ def train_variants(jobs: dict[str, tuple[Path, TrainConfig]], models_dir: Path, 
     from lrat.tracking import use_experiment
 
     # the store and experiment exist before the jobs start, so they never race to create them
-    use_experiment(next(iter(jobs.values()))[1].experiment)
+    use_experiment(next(iter(todo.values()))[1].experiment)
     threads = max(1, torch.get_num_threads() // n_jobs)
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(jobs), desc=f"ablation variants ({n_jobs} at a time, {threads} thread(s) each)",
+        bar = tqdm(total=len(todo), desc=f"ablation variants ({n_jobs} at a time, {threads} thread(s) each)",
                    unit="model")
     summaries: dict[str, dict[str, Any]] = {}
     try:
         with ProcessPoolExecutor(n_jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = {name: pool.submit(_variant, name, rows, models_dir / name, cfg, corpus, bench, retrieval,
-                                         threads, False) for name, (rows, cfg) in jobs.items()}
+                                         threads, False) for name, (rows, cfg) in todo.items()}
             for name, future in futures.items():
                 summaries[name] = future.result()
                 if bar is not None:
