@@ -95,12 +95,12 @@ def llm_runner(values: dict[str, Any], llm_url: str, llm_model: str, retriever: 
 
 
 def _open_retriever(spec: str, corpus: Path, values: dict[str, Any]) -> Any:
+    from lrat.retrieval.encoder import cache_setting
     from lrat.simulate.pipeline import open_retriever
 
     retrieval = values.get("retrieval") or {}
-    cache = retrieval.get("cache_dir", ".cache/embeddings")
     if not spec.startswith(("http://", "https://")) and not corpus.is_file():
         raise FileNotFoundError(f"{corpus} not found: a local retriever needs --corpus")
-    return open_retriever(spec, corpus, Path(cache) if cache else None,
+    return open_retriever(spec, corpus, cache_setting(retrieval),
                           query_prefix=str(retrieval.get("query_prefix") or ""),
                           doc_prefix=str(retrieval.get("doc_prefix") or ""), progress=False)

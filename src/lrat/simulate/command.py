@@ -44,8 +44,9 @@ def skipped_by_source(values: dict[str, Any], out: Path, metrics: Path | None, s
 
 
 def _cache(params: dict[str, Any]) -> Path | None:
-    value = (params.get("retrieval") or {}).get("cache_dir", ".cache/embeddings")
-    return Path(value) if value else None
+    from lrat.retrieval.encoder import cache_setting
+
+    return cache_setting(params.get("retrieval") or {})
 
 
 @simulate_app.command("world")

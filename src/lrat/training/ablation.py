@@ -54,7 +54,11 @@ def _variant(name: str, labels: Path, out: Path, cfg: TrainConfig, corpus: Path,
 
 
 def _cache_dir(retrieval: dict[str, Any]) -> Path:
-    return Path(retrieval.get("cache_dir") or ".cache/embeddings")
+    """Always a cache, even with ``retrieval.cache_dir: null``: the jobs hand their vectors to the scoring through
+    it."""
+    from lrat.retrieval.encoder import DEFAULT_CACHE, cache_setting
+
+    return cache_setting(retrieval) or DEFAULT_CACHE
 
 
 def train_variants(todo: dict[str, tuple[Path, TrainConfig]], models_dir: Path, corpus: Path, bench: Benchmark,
