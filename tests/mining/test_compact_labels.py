@@ -18,14 +18,15 @@ from lrat.mining.command import expand_labels_command, mine_command
 from lrat.mining.formats import expand_labels
 from lrat.mining.options import resolve_options
 from lrat.mining.run import mine
-from lrat.training.data import DataConfig, training_rows
+from lrat.settings import Train
+from lrat.training.data import training_rows
 from lrat.validation.gate import validate
 
 from .test_mine import LRAT_KEYS, read
 
 COMPACT_KEYS = (LRAT_KEYS - {"pos", "negs"}) | {"corpus_sha256"}
-CONFIGS = [DataConfig(), DataConfig(rows="all", weights=False, n_negatives=3),
-           DataConfig(n_negatives=0, max_rows=40, seed=7), DataConfig(rows="all", n_negatives=2, max_rows=25)]
+CONFIGS = [Train(), Train(rows="all", weights=False, n_negatives=3),
+           Train(n_negatives=0, max_rows=40, seed=7), Train(rows="all", n_negatives=2, max_rows=25)]
 
 
 @pytest.fixture(scope="module")
@@ -82,11 +83,11 @@ def test_a_changed_or_missing_corpus_is_refused_with_both_hashes(both, tmp_path:
     changed.write_text("".join(lines[:-1]) + json.dumps(record) + "\n", encoding="utf-8")
     expected, actual = _sha(both["corpus"]), _sha(changed)
     with pytest.raises(ValueError) as err:
-        training_rows(both["compact"], DataConfig(), corpus=changed)
+        training_rows(both["compact"], Train(), corpus=changed)
     message = str(err.value)
     assert str(both["compact"]) in message and expected in message and actual in message and "Re-mine" in message
     with pytest.raises(ValueError, match=r"compact labels .*pass it \(--corpus"):
-        training_rows(both["compact"], DataConfig())
+        training_rows(both["compact"], Train())
     with pytest.raises(ValueError, match=re.escape(actual)):
         validate(both["compact"], corpus=changed)
     with pytest.raises(ValueError, match=re.escape(actual)):
@@ -100,13 +101,13 @@ def test_a_docid_missing_from_the_corpus_names_file_line_and_docid(both, tmp_pat
     edited = tmp_path / "labels.jsonl"
     edited.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     with pytest.raises(ValueError, match=rf"labels.jsonl:{index + 1}: docid 'no-such-doc' is not in "):
-        training_rows(edited, DataConfig(), corpus=both["corpus"])
+        training_rows(edited, Train(), corpus=both["corpus"])
     with pytest.raises(ValueError, match=rf"labels.jsonl:{index + 1}: docid 'no-such-doc'"):
         validate(edited, corpus=both["corpus"])
     rows[index]["corpus_sha256"] = "0" * 64
     edited.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     with pytest.raises(ValueError, match=rf"labels.jsonl:{index + 1}: corpus_sha256 0+ differs from line 1's"):
-        training_rows(edited, DataConfig(rows="all"), corpus=both["corpus"])
+        training_rows(edited, Train(rows="all"), corpus=both["corpus"])
 
 
 def test_validation_of_compact_labels_matches_the_text_labels(both):

@@ -7,11 +7,11 @@ import pytest
 from lrat.registry.gate import (
     GateConfig,
     agent_checks,
-    gate_config,
     offline_checks,
     passed,
     validation_check,
 )
+from lrat.settings import settings_from
 
 CURRENT = {"recall@10": 0.40, "recall@100": 0.70, "ndcg@10": 0.35, "mrr@10": 0.50}
 
@@ -83,9 +83,13 @@ def test_not_applicable_checks_neither_pass_nor_fail_a_decision():
     assert not passed(agent_checks(None, None, GateConfig()))  # nothing applied: no decision to promote
 
 
+def gate_config(section: dict) -> GateConfig:
+    return settings_from({"promote": section}).promote
+
+
 def test_settings_are_checked():
     assert gate_config({"min_gain": 0.1, "alpha": None}) == GateConfig(min_gain=0.1)
-    with pytest.raises(ValueError, match="unknown promote settings.*min_gian"):
+    with pytest.raises(ValueError, match="promote.min_gian: unknown key"):
         gate_config({"min_gian": 0.1})
     with pytest.raises(ValueError, match="promote.primary"):
         gate_config({"primary": "map"})

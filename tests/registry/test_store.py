@@ -25,7 +25,7 @@ def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def ctx(root: Path) -> Context:
-    return Context(root, root / "params.yaml")
+    return Context(root, root / "params.yaml", "lrat-registry")
 
 
 def _versions(registry: Registry) -> list[str]:

@@ -19,6 +19,7 @@ from lrat.cli import app
 from lrat.retrieval import encoder, parallel
 from lrat.retrieval.encoder import corpus_embeddings, encode, load_model
 from lrat.retrieval.parallel import batch_order, check_workers, keep_given_order, workers_setting
+from lrat.settings import Retrieval, settings_from
 
 from ..serving.helpers import tiny_ref, write_corpus
 from ..training.tiny import WORDS
@@ -136,12 +137,12 @@ def test_devices_name_one_device_per_worker():
         check_workers(1, ["cuda:0"])
     with pytest.raises(ValueError, match="one device per worker"):
         check_workers(2, ["cuda:0", ""])
-    assert workers_setting({}) == (1, None)
-    assert workers_setting({"workers": 2}) == (2, None)
-    assert workers_setting({"workers": 2}, workers=1) == (1, None)
-    assert workers_setting({"workers": 1}, devices="cuda:0,cuda:1") == (2, ["cuda:0", "cuda:1"])
-    with pytest.raises(ValueError, match=r"params.yaml retrieval.workers: workers must be"):
-        workers_setting({"workers": 0})
+    assert workers_setting(Retrieval()) == (1, None)
+    assert workers_setting(Retrieval(workers=2)) == (2, None)
+    assert workers_setting(Retrieval(workers=2), workers=1) == (1, None)
+    assert workers_setting(Retrieval(workers=1), devices="cuda:0,cuda:1") == (2, ["cuda:0", "cuda:1"])
+    with pytest.raises(ValueError, match=r"retrieval.workers: 0 is not valid: expected a whole number >= 1"):
+        settings_from({"retrieval": {"workers": 0}})
 
 
 def _fake_pool(calls: list[list[str]]):

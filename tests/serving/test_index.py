@@ -20,7 +20,8 @@ from lrat.serving.index import (
     make_index,
     recall_vs_exact,
 )
-from lrat.serving.settings import IndexSettings, index_settings
+from lrat.serving.settings import IndexSettings
+from lrat.settings import settings_from
 
 from .helpers import tiny_ref, write_corpus
 
@@ -113,8 +114,12 @@ def test_a_tampered_docid_map_is_an_error(tmp_path: Path):
         load_index(tmp_path / "index")
 
 
+def index_settings(section: dict) -> IndexSettings:
+    return settings_from({"index": section}).index
+
+
 def test_index_settings_name_what_is_wrong():
-    with pytest.raises(ValueError, match="unknown keys \\['typ'\\]"):
+    with pytest.raises(ValueError, match="index.typ: unknown key"):
         index_settings({"typ": "flat"})
     with pytest.raises(ValueError, match="annoy"):
         index_settings({"type": "annoy"})

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from lrat.params import read_params
 from lrat.retrieval.base import Hit, Retriever
+from lrat.settings import load_settings
 from lrat.simulate.driver import simulate
 from lrat.simulate.oracle import OracleRetriever
-from lrat.simulate.pipeline import agent_config
 from lrat.simulate.world import generate_world
 
 PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"
@@ -44,12 +43,12 @@ def test_success_orders_oracle_above_base_above_a_weakened_retriever(tmp_path: P
     from lrat.retrieval.local import LocalRetriever
     from lrat.simulate.export import write_world
 
-    values = read_params(PARAMS)
-    world_params = values["world"]
-    w = generate_world(values["seed"], n_docs=800, n_questions=240, name_rate=world_params["name_rate"],
-                       hops=(world_params["min_hops"], world_params["max_hops"]))
+    values = load_settings(PARAMS)
+    world_params = values.world
+    w = generate_world(values.seed, n_docs=800, n_questions=240, name_rate=world_params.name_rate,
+                       hops=(world_params.min_hops, world_params.max_hops))
     write_world(w, tmp_path / "world")
-    cfg = agent_config(values["agent"])
+    cfg = values.agent
     base = LocalRetriever.build("base", tmp_path / "world" / "corpus.jsonl", None, progress=False)
     success = {}
     for name, retriever in (("oracle", OracleRetriever(base, w)), ("base", base), ("weak", DeeperShuffled(base))):

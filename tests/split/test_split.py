@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from lrat.cli import app
-from lrat.split.make import SplitSettings, make_split
+from lrat.settings import settings_from
+from lrat.split.make import SplitSettings, make_split, split_settings
 
 QUESTIONS = [f"q{i}" for i in range(50)]
+
+
+def _split(source: str, seed: int = 13, **split: Any) -> SplitSettings:
+    """What `lrat split` reads of a params.yaml with this data.source, `split:` and seed."""
+    split = {k: str(v) if isinstance(v, Path) else v for k, v in split.items()}
+    return split_settings(settings_from({"data": {"source": source}, "split": split, "seed": seed}))
 
 
 def bench(tmp_path: Path, with_evidence: int = 40, qrels_ids: list[str] | None = None) -> tuple[Path, Path]:
@@ -33,7 +41,7 @@ def trajectories(tmp_path: Path, qids: list[str]) -> Path:
 def test_seeded_split_holds_out_questions_with_evidence_and_reports_answered_ones(tmp_path: Path):
     queries, qrels = bench(tmp_path)
     logs = trajectories(tmp_path, QUESTIONS + QUESTIONS[:5])  # the agent answered every question, some twice
-    report = make_split(SplitSettings("logs", test=0.25, seed=7), queries, qrels, tmp_path / "out", logs)
+    report = make_split(_split("logs", test=0.25, seed=7), queries, qrels, tmp_path / "out", logs)
     splits = json.loads((tmp_path / "out" / "splits.json").read_text())
     assert set(splits) == {"train", "test"} and len(splits["test"]) == 10  # 0.25 of the 40 with evidence
     assert set(splits["test"]) <= set(QUESTIONS[:40])  # only questions whose recall can be measured
@@ -43,21 +51,21 @@ def test_seeded_split_holds_out_questions_with_evidence_and_reports_answered_one
     assert logs_report["held_out_questions_with_trajectories"] == 10
     assert logs_report["held_out_trajectories"] == 10 + sum(q in splits["test"] for q in QUESTIONS[:5])
     assert set(logs_report["examples"]) <= set(splits["test"])
-    again = make_split(SplitSettings("logs", test=0.25, seed=7), queries, qrels, tmp_path / "again", logs)
+    again = make_split(_split("logs", test=0.25, seed=7), queries, qrels, tmp_path / "again", logs)
     assert (tmp_path / "again" / "splits.json").read_bytes() == (tmp_path / "out" / "splits.json").read_bytes()
     assert again == report
-    make_split(SplitSettings("logs", test=0.25, seed=8), queries, qrels, tmp_path / "other")
+    make_split(_split("logs", test=0.25, seed=8), queries, qrels, tmp_path / "other")
     assert json.loads((tmp_path / "other" / "splits.json").read_text())["test"] != splits["test"]
 
 
 def test_dev_share_and_a_shipped_split_file(tmp_path: Path):
     queries, qrels = bench(tmp_path)
-    make_split(SplitSettings("logs", test=0.2, dev=0.1), queries, qrels, tmp_path / "out")
+    make_split(_split("logs", test=0.2, dev=0.1), queries, qrels, tmp_path / "out")
     splits = json.loads((tmp_path / "out" / "splits.json").read_text())
     assert (len(splits["test"]), len(splits["dev"])) == (8, 4) and not set(splits["test"]) & set(splits["dev"])
     shipped = tmp_path / "shipped.json"
     shipped.write_text(json.dumps({"train": QUESTIONS[2:], "test": QUESTIONS[:2]}), encoding="utf-8")
-    report = make_split(SplitSettings("logs", file=shipped), queries, qrels, tmp_path / "kept")
+    report = make_split(_split("logs", file=shipped), queries, qrels, tmp_path / "kept")
     assert json.loads((tmp_path / "kept" / "splits.json").read_text())["test"] == QUESTIONS[:2]
     assert report["from"] == str(shipped)
 
@@ -65,28 +73,28 @@ def test_dev_share_and_a_shipped_split_file(tmp_path: Path):
 def test_simulated_source_uses_the_worlds_own_split(tmp_path: Path):
     queries, qrels = bench(tmp_path)
     (tmp_path / "splits.json").write_text(json.dumps({"train": QUESTIONS[5:], "test": QUESTIONS[:5]}))
-    make_split(SplitSettings("simulated"), queries, qrels, tmp_path / "out")
+    make_split(_split("simulated"), queries, qrels, tmp_path / "out")
     assert json.loads((tmp_path / "out" / "splits.json").read_text())["test"] == QUESTIONS[:5]
     (tmp_path / "splits.json").unlink()
     with pytest.raises(FileNotFoundError, match="data.source: logs"):
-        make_split(SplitSettings("simulated"), queries, qrels, tmp_path / "out")
+        make_split(_split("simulated"), queries, qrels, tmp_path / "out")
 
 
 def test_queries_and_qrels_of_two_benchmarks(tmp_path: Path):
     queries, qrels = bench(tmp_path, qrels_ids=[f"other-{i}" for i in range(30)])
     with pytest.raises(ValueError, match="share no question with evidence: qrels or queries for another benchmark"):
-        make_split(SplitSettings("logs"), queries, qrels, tmp_path / "out")
+        make_split(_split("logs"), queries, qrels, tmp_path / "out")
     shipped = tmp_path / "shipped.json"
     queries, qrels = bench(tmp_path)
     shipped.write_text(json.dumps({"train": QUESTIONS, "test": ["x1", "x2"]}), encoding="utf-8")
     with pytest.raises(ValueError, match=r"2 question\(s\) not in .*'x1', 'x2'"):
-        make_split(SplitSettings("logs", file=shipped), queries, qrels, tmp_path / "out")
+        make_split(_split("logs", file=shipped), queries, qrels, tmp_path / "out")
 
 
 def test_empty_test_split_is_an_error(tmp_path: Path):
     queries, qrels = bench(tmp_path, with_evidence=2)  # 0.2 of 2 questions rounds to none
     with pytest.raises(ValueError, match="the test split is empty"):
-        make_split(SplitSettings("logs", test=0.2), queries, qrels, tmp_path / "out")
+        make_split(_split("logs", test=0.2), queries, qrels, tmp_path / "out")
     assert not (tmp_path / "out" / "splits.json").exists()
 
 

@@ -3,7 +3,6 @@ parallel jobs; the plot is written."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import random
 from pathlib import Path
@@ -11,22 +10,23 @@ from pathlib import Path
 import pytest
 
 from lrat.benchmark import Benchmark
+from lrat.settings import settings_from
 from lrat.training.ablation import draw, train_variants, variants
-from lrat.training.train import train_config
 
 from .tiny import tiny_model
 
 
 def test_naive_and_filter_switch_off_only_the_judge_and_the_weights():
-    cfg = train_config({"lr": 1e-5, "max_rows": 100, "n_negatives": 2, "experiment": "x"})
+    cfg = settings_from({"train": {"lr": 1e-5, "max_rows": 100, "n_negatives": 2, "experiment": "x"}}).train
     out = variants(cfg)
     assert set(out) == {"naive", "filter"}
+    switched = ("loss", "experiment", "weights", "rows")
     for variant in out.values():
-        assert variant.loss == "mnrl" and variant.data.weights is False and variant.experiment == "x-ablation"
-        same = {k: v for k, v in dataclasses.asdict(variant).items() if k not in ("loss", "experiment", "data")}
-        assert same == {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("loss", "experiment", "data")}
-        assert (variant.data.max_rows, variant.data.n_negatives) == (100, 2)
-    assert out["naive"].data.rows == "all" and out["filter"].data.rows == "satisfied"
+        assert variant.loss == "mnrl" and variant.weights is False and variant.experiment == "x-ablation"
+        same = {k: v for k, v in variant.model_dump().items() if k not in switched}
+        assert same == {k: v for k, v in cfg.model_dump().items() if k not in switched}
+        assert (variant.max_rows, variant.n_negatives) == (100, 2)
+    assert out["naive"].rows == "all" and out["filter"].rows == "satisfied"
 
 
 def test_the_plot_is_a_png(tmp_path: Path):
@@ -59,13 +59,13 @@ def test_variants_trained_as_parallel_jobs_match_one_after_the_other(tmp_path: P
                                           "neg_ids": [f"n{i}"], "satisfied": i % 3 != 0, "weight": 1.0,
                                           "reasoning_len": 10}) + "\n" for i in range(24)))
     tiny_model(tmp_path / "tiny")
-    cfg = train_config({"base_model": str(tmp_path / "tiny"), "batch_size": 4, "max_seq_length": 32,
-                        "n_negatives": 1, "save_steps": 100, "experiment": "t"})
+    cfg = settings_from({"train": {"base_model": str(tmp_path / "tiny"), "batch_size": 4, "max_seq_length": 32,
+                        "n_negatives": 1, "save_steps": 100, "experiment": "t"}}).train
     bench = Benchmark(corpus, tmp_path / "q.tsv", tmp_path / "qrels.txt", tmp_path / "splits.json")
     todo = {name: (labels, variant) for name, variant in variants(cfg).items()}
     vectors = {}
     for jobs in (1, 2):
-        retrieval = {"cache_dir": str(tmp_path / f"cache{jobs}")}
+        retrieval = settings_from({"retrieval": {"cache_dir": str(tmp_path / f"cache{jobs}")}}).retrieval
         summaries = train_variants(todo, tmp_path / f"models{jobs}", corpus, bench, retrieval, jobs, progress=False)
         assert set(summaries) == {"naive", "filter"}
         cached = sorted((tmp_path / f"cache{jobs}").glob("*.npy"))

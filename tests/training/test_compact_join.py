@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from lrat.mining.compact import CorpusJoin, corpus_texts
-from lrat.training.data import DataConfig, training_rows
-from lrat.training.train import train, train_config
+from lrat.settings import Train, settings_from
+from lrat.training.data import training_rows
+from lrat.training.train import train
 
 from .tiny import tiny_model
 
@@ -43,12 +44,16 @@ def files(tmp_path: Path) -> dict[str, Path]:
     return out
 
 
+def train_config(section: dict):
+    return settings_from({"train": section}).train
+
+
 def test_compact_rows_give_the_text_rows_training_set(files):
-    for cfg in (DataConfig(), DataConfig(rows="all", n_negatives=3, weights=False), DataConfig(max_rows=7, seed=2),
-                DataConfig(n_negatives=0)):
+    for cfg in (Train(), Train(rows="all", n_negatives=3, weights=False), Train(max_rows=7, seed=2),
+                Train(n_negatives=0)):
         assert training_rows(files["compact"], cfg, corpus=files["corpus"]) == training_rows(files["text"], cfg)
     # a text file never reads the corpus (even a path that does not exist)
-    assert training_rows(files["text"], DataConfig(), corpus=Path("nowhere.jsonl"))[0]
+    assert training_rows(files["text"], Train(), corpus=Path("nowhere.jsonl"))[0]
 
 
 def test_only_the_needed_texts_are_read(files, monkeypatch: pytest.MonkeyPatch):
@@ -61,7 +66,7 @@ def test_only_the_needed_texts_are_read(files, monkeypatch: pytest.MonkeyPatch):
         return corpus_texts(path, wanted)
 
     monkeypatch.setattr(compact, "corpus_texts", spy)
-    rows, _ = training_rows(files["compact"], DataConfig(n_negatives=1), corpus=files["corpus"])
+    rows, _ = training_rows(files["compact"], Train(n_negatives=1), corpus=files["corpus"])
     kept = [json.loads(line) for line in files["compact"].read_text().splitlines()]
     needed = {d for r in kept if r["satisfied"] and len(r["neg_ids"]) >= 1 for d in [r["pos_id"], r["neg_ids"][0]]}
     assert asked == [needed] and len(needed) < 40
@@ -69,13 +74,13 @@ def test_only_the_needed_texts_are_read(files, monkeypatch: pytest.MonkeyPatch):
 
 def test_a_missing_corpus_or_a_mixed_file_is_refused(files, tmp_path: Path):
     with pytest.raises(ValueError, match=r"compact.jsonl holds compact labels"):
-        training_rows(files["compact"], DataConfig())
+        training_rows(files["compact"], Train())
     with pytest.raises(FileNotFoundError, match="gone.jsonl"):
-        training_rows(files["compact"], DataConfig(), corpus=tmp_path / "gone.jsonl")
+        training_rows(files["compact"], Train(), corpus=tmp_path / "gone.jsonl")
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"query": "q", "pos_id": "d1", "corpus_sha256": "x"}\n')
     with pytest.raises(ValueError, match=r"bad.jsonl:1: not an `lrat mine` row"):
-        training_rows(bad, DataConfig(), corpus=files["corpus"])
+        training_rows(bad, Train(), corpus=files["corpus"])
     join = CorpusJoin(bad)
     with pytest.raises(ValueError, match=r"bad.jsonl:3: corpus_sha256 must be a sha256"):
         join.add(3, {"corpus_sha256": "x"}, [])

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lrat.training.data import DataConfig, training_rows
-from lrat.training.train import TrainConfig, train, train_config
+from lrat.settings import ParamsError, Train, settings_from
+from lrat.training.data import training_rows
+from lrat.training.train import train
 
 from .tiny import tiny_model
 
@@ -35,24 +36,24 @@ def labels(tmp_path: Path) -> Path:
 
 
 def test_rows_follow_the_settings(labels: Path):
-    rows, counts = training_rows(labels, DataConfig(rows="satisfied", weights=True, n_negatives=2))
+    rows, counts = training_rows(labels, Train(rows="satisfied", weights=True, n_negatives=2))
     assert counts["labels"] == 24 and counts["not_satisfied"] == 6
     assert counts["rows"] == len(rows) == 24 - 6 - counts["too_few_negatives"]
     assert all(list(r) == ["anchor", "positive", "negative_1", "negative_2", "label"] for r in rows)
     assert {r["label"] for r in rows} == {0.5, 1.0, 1.5}
-    plain, _ = training_rows(labels, DataConfig(rows="all", weights=False, n_negatives=0))
+    plain, _ = training_rows(labels, Train(rows="all", weights=False, n_negatives=0))
     assert len(plain) == 24 and {r["label"] for r in plain} == {1.0} and list(plain[0]) == ["anchor", "positive",
                                                                                              "label"]
-    sample, counts = training_rows(labels, DataConfig(rows="all", n_negatives=0, max_rows=5, seed=1))
+    sample, counts = training_rows(labels, Train(rows="all", n_negatives=0, max_rows=5, seed=1))
     assert len(sample) == 5 and counts["sampled_out"] == 19
-    assert sample == training_rows(labels, DataConfig(rows="all", n_negatives=0, max_rows=5, seed=1))[0]
+    assert sample == training_rows(labels, Train(rows="all", n_negatives=0, max_rows=5, seed=1))[0]
 
 
 def test_label_sets_from_the_same_trajectories_sample_the_same_events(labels: Path, tmp_path: Path):
     """The ablation compares naive (every row) with filter (judge-kept rows): the judge-kept rows of the naive
     sample must be in the filter sample, whatever the file order, so the two differ only by what filtering does."""
-    every, _ = training_rows(labels, DataConfig(rows="all", n_negatives=0, max_rows=8, seed=3))
-    kept, _ = training_rows(labels, DataConfig(rows="satisfied", n_negatives=0, max_rows=8, seed=3))
+    every, _ = training_rows(labels, Train(rows="all", n_negatives=0, max_rows=8, seed=3))
+    kept, _ = training_rows(labels, Train(rows="satisfied", n_negatives=0, max_rows=8, seed=3))
     rows = [json.loads(line) for line in labels.read_text().splitlines()]
     satisfied = {row["query"] for row in rows if row["satisfied"]}
     shared = {r["anchor"] for r in every} & satisfied
@@ -61,26 +62,31 @@ def test_label_sets_from_the_same_trajectories_sample_the_same_events(labels: Pa
     lines = labels.read_text().splitlines()
     random.Random(5).shuffle(lines)
     shuffled.write_text("\n".join(lines) + "\n")
-    again, _ = training_rows(shuffled, DataConfig(rows="all", n_negatives=0, max_rows=8, seed=3))
+    again, _ = training_rows(shuffled, Train(rows="all", n_negatives=0, max_rows=8, seed=3))
     assert {r["anchor"] for r in again} == {r["anchor"] for r in every}
-    other, _ = training_rows(labels, DataConfig(rows="all", n_negatives=0, max_rows=8, seed=4))
+    other, _ = training_rows(labels, Train(rows="all", n_negatives=0, max_rows=8, seed=4))
     assert {r["anchor"] for r in other} != {r["anchor"] for r in every}
 
 
+def train_config(section: dict) -> Train:
+    """params.yaml's `train:` as the stage reads it."""
+    return settings_from({"train": section}).train
+
+
 def test_bad_settings_and_bad_rows_are_errors(labels: Path, tmp_path: Path):
-    with pytest.raises(ValueError, match="unknown train settings"):
+    with pytest.raises(ParamsError, match="train.learning_rate: unknown key"):
         train_config({"learning_rate": 1})
-    with pytest.raises(ValueError, match="train.loss"):
+    with pytest.raises(ParamsError, match="train.loss"):
         train_config({"loss": "triplet"})
-    with pytest.raises(ValueError, match="train.device"):
+    with pytest.raises(ParamsError, match="train.device"):
         train_config({"device": "tpu"})
-    with pytest.raises(ValueError, match="train.precision"):
+    with pytest.raises(ParamsError, match="train.precision"):
         train_config({"precision": "fp16"})
     assert train_config({"device": "cpu", "precision": "bf16"}).precision == "bf16"
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"query": "q"}\n')
     with pytest.raises(ValueError, match=r"bad.jsonl:1"):
-        training_rows(bad, DataConfig())
+        training_rows(bad, Train())
 
 
 @pytest.mark.slow
@@ -94,7 +100,7 @@ def test_a_training_run_is_tracked_resumable_and_saves_a_model(labels: Path, tmp
     tiny_model(tmp_path / "tiny")
     cfg = train_config({"base_model": str(tmp_path / "tiny"), "batch_size": 4, "max_seq_length": 32,
                         "n_negatives": 1, "epochs": 1, "save_steps": 2, "experiment": "t"})
-    assert isinstance(cfg, TrainConfig) and cfg.data.n_negatives == 1
+    assert isinstance(cfg, Train) and cfg.n_negatives == 1
     mining = tmp_path / "mining.json"
     mining.write_text(json.dumps({"rows": 24, "satisfied_ratio": 0.75, "groups": {"g": {"h_raw": 0.5}}}))
     summary = train(labels, tmp_path / "models" / "lrat", cfg, mining_metrics=mining,

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from lrat.cli_errors import usage_errors
-from lrat.params import read_params
+from lrat.cli_options import PARAMS, JsonOption, ParamsOption, QuietOption
 from lrat.progress import progress_bar
 
-SECTION_DEFAULTS: dict[str, Any] = {"k": 5, "max_turns": 30, "concurrency": 8, "snippet_tokens": 512,
-                                    "document_tokens": 4096, "timeout": 120.0, "retries": 3, "backoff": 1.0,
-                                    "api_key_env": "OPENAI_API_KEY", "sampling": {}}
+if TYPE_CHECKING:
+    from lrat.settings import Settings
 
 
 def agent_command(
@@ -35,12 +34,12 @@ def agent_command(
                                         "BC+-style prompt; the verdict goes into the run file).")] = "exact",
     system_prompt: Annotated[Path | None, typer.Option(help="A file with the system prompt to use instead of "
                                                        "the built-in one.")] = None,
-    corpus: Annotated[Path, typer.Option(help="corpus.jsonl for a local retriever (base, folder, MLflow URI).")] = (
-        Path("data/world/corpus.jsonl")),
-    params: Annotated[Path, typer.Option(help="params.yaml with `agent_runner:` and `retrieval:`.")] = (
-        Path("params.yaml")),
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print summary.json on stdout.")] = False,
+    corpus: Annotated[Path | None, typer.Option(help="corpus.jsonl for a local retriever (base, folder, MLflow "
+                                                "URI). [default: data.corpus in params.yaml]",
+                                                show_default=False)] = None,
+    params: ParamsOption = PARAMS,
+    quiet: QuietOption = False,
+    json_out: JsonOption = False,
 ) -> None:
     """Run a tool-calling LLM search agent on each question, with `search` and `get_document` backed by a
     retriever, and write one BrowseComp-Plus run file per question (what `lrat ingest` reads) plus summary.json.
@@ -49,13 +48,14 @@ def agent_command(
     failed (LLM unreachable after retries; listed in summary.json), 2 on usage errors.
     """
     from lrat.agent.runner import read_questions, run_all
+    from lrat.settings import load_settings
 
     with usage_errors():
-        values = read_params(params) if params.is_file() else {}
+        values = load_settings(params)
         asked = read_questions(questions)[: limit or None]
         prompt = system_prompt.read_text(encoding="utf-8") if system_prompt is not None else None
         client, tools, settings, metadata, in_flight = llm_runner(values, llm_url, llm_model, retriever, out, k,
-                                                                  max_turns, prompt, corpus, params)
+                                                                  max_turns, prompt, corpus)
     with progress_bar(len(asked), "agent runs", "question", enabled=not quiet) as update:
         summary = run_all(asked, client, tools, settings, out, metadata, grader, concurrency or in_flight, update)
     if json_out:
@@ -68,39 +68,31 @@ def agent_command(
         raise typer.Exit(1)
 
 
-def llm_runner(values: dict[str, Any], llm_url: str, llm_model: str, retriever: str, out: Path,
+def llm_runner(settings: Settings, llm_url: str, llm_model: str, retriever: str, out: Path,
                k: int | None = None, max_turns: int | None = None, system_prompt: str | None = None,
-               corpus: Path = Path("data/world/corpus.jsonl"), params: Path | str = "params.yaml"
-               ) -> tuple[Any, Any, Any, dict[str, Any], int]:
+               corpus: Path | None = None) -> tuple[Any, Any, Any, dict[str, Any], int]:
     """(chat client, tools, run settings, run-file metadata, concurrency) from params.yaml `agent_runner:`; the
     flywheel runs its LLM rounds through the same pieces as `lrat agent`."""
     from lrat.agent.chat import ChatClient
     from lrat.agent.loop import DEFAULT_SYSTEM_PROMPT, RunSettings
     from lrat.agent.tools import ToolBox
 
-    section = {**SECTION_DEFAULTS, **(values.get("agent_runner") or {})}
-    unknown = sorted(set(section) - set(SECTION_DEFAULTS))
-    if unknown:
-        raise ValueError(f"unknown agent_runner settings in {params}: {', '.join(unknown)}")
-    client = ChatClient(llm_url, llm_model, api_key_env=str(section["api_key_env"]),
-                        timeout=float(section["timeout"]), retries=int(section["retries"]),
-                        backoff=float(section["backoff"]), sampling=section["sampling"])
-    settings = RunSettings(max_turns=max_turns or int(section["max_turns"]),
-                           system_prompt=system_prompt or DEFAULT_SYSTEM_PROMPT)
-    tools = ToolBox(_open_retriever(retriever, corpus, values), k or int(section["k"]),
-                    int(section["snippet_tokens"]), int(section["document_tokens"]))
+    runner = settings.agent_runner
+    client = ChatClient(llm_url, llm_model, api_key_env=runner.api_key_env, timeout=float(runner.timeout),
+                        retries=runner.retries, backoff=float(runner.backoff), sampling=runner.sampling)
+    run_settings = RunSettings(max_turns=max_turns or runner.max_turns,
+                               system_prompt=system_prompt or DEFAULT_SYSTEM_PROMPT)
+    tools = ToolBox(_open_retriever(retriever, corpus or settings.data.corpus, settings), k or runner.k,
+                    runner.snippet_tokens, runner.document_tokens)
     metadata = {"model": llm_model, "retriever": retriever if not retriever.startswith("http") else "http service",
                 "k": tools.k, "snippet_max_tokens": tools.snippet_tokens, "output_dir": str(out)}
-    return client, tools, settings, metadata, int(section["concurrency"])
+    return client, tools, run_settings, metadata, runner.concurrency
 
 
-def _open_retriever(spec: str, corpus: Path, values: dict[str, Any]) -> Any:
-    from lrat.retrieval.encoder import cache_setting
+def _open_retriever(spec: str, corpus: Path, settings: Settings) -> Any:
     from lrat.simulate.pipeline import open_retriever
 
-    retrieval = values.get("retrieval") or {}
     if not spec.startswith(("http://", "https://")) and not corpus.is_file():
         raise FileNotFoundError(f"{corpus} not found: a local retriever needs --corpus")
-    return open_retriever(spec, corpus, cache_setting(retrieval),
-                          query_prefix=str(retrieval.get("query_prefix") or ""),
-                          doc_prefix=str(retrieval.get("doc_prefix") or ""), progress=False)
+    return open_retriever(spec, corpus, settings.retrieval.cache_dir, prefixes=settings.retrieval.prefixes,
+                          progress=False)

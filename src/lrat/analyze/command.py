@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
+from lrat.cli_options import JsonOption
+
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
@@ -44,7 +46,7 @@ def analyze_command(
                                                         dir_okay=False)] = None,
     tokenizer: Annotated[Path | None, typer.Option("--tokenizer", help="Local Hugging Face tokenizer directory for "
                                                    "reasoning lengths; default: a fast regex approximation.")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON on stdout.")] = False,
+    json_out: JsonOption = False,
 ) -> None:
     """Measure agent behaviour (searches/browses, transitions, position bias, post-browse reasoning length) and
     compare it with the LRAT paper; writes analysis.json, four PNG plots and report.md.

@@ -34,7 +34,7 @@ def token_counter(tokenizer: str | None) -> tuple[str, Callable[[str], int]]:
     from transformers import AutoTokenizer
 
     try:
-        tok = AutoTokenizer.from_pretrained(str(tokenizer))
+        tok = AutoTokenizer.from_pretrained(str(tokenizer), local_files_only=True)
     except (OSError, ValueError) as exc:
         raise TokenizerError(f"cannot load a tokenizer from {tokenizer}: {exc}") from None
 

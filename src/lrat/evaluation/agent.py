@@ -18,6 +18,7 @@ from typing import Any
 from lrat.benchmark import Benchmark, as_benchmark
 from lrat.evaluation.offline import check_models, split_questions
 from lrat.progress import progress_bar
+from lrat.settings import Agent, Prefixes
 
 DOCID_LINE = re.compile(r"^DocID:\s*(\S+)", re.MULTILINE)
 SEARCH_TOOLS = frozenset({"search"})
@@ -74,8 +75,8 @@ def gap_closed(results: dict[str, dict[str, Any]], baseline: str) -> dict[str, f
 
 
 def evaluate_agents(models: dict[str, str], world: Benchmark | Path, split: str = "test", seed: int = 13,
-                    agent_cfg: Any = None, cache_dir: Path | None = None, out_dir: Path | None = None,
-                    progress: bool = True, query_prefix: str = "", doc_prefix: str = "",
+                    agent_cfg: Agent | None = None, cache_dir: Path | None = None, out_dir: Path | None = None,
+                    progress: bool = True, prefixes: Prefixes = Prefixes(),
                     oracle: bool = False, workers: int = 1, devices: list[str] | None = None) -> dict[str, Any]:
     """``{"split", "n_questions", "seed", "models": {name: {"success", "evidence_recall", "avg_search_calls",
     "avg_browse_calls"}}}``. Run files go to ``out_dir/<name>/`` (a temporary folder when None).
@@ -84,7 +85,6 @@ def evaluate_agents(models: dict[str, str], world: Benchmark | Path, split: str 
     evidence pages put on top of its results, on the same questions and seed; ``gap_closed`` then says how much of
     the baseline → oracle success gap each other model closes."""
     from lrat.retrieval.local import LocalRetriever
-    from lrat.simulate.agent import AgentConfig
     from lrat.simulate.driver import simulate
     from lrat.simulate.store import STATE, load_world
 
@@ -95,7 +95,7 @@ def evaluate_agents(models: dict[str, str], world: Benchmark | Path, split: str 
         raise FileNotFoundError(f"{bench.world or bench.corpus.parent} has no {STATE}: agent-level evaluation needs "
                                 "a world written by `lrat simulate world` (use --no-agent for a real benchmark)")
     world = bench.world
-    cfg = agent_cfg if agent_cfg is not None else AgentConfig()
+    cfg = agent_cfg if agent_cfg is not None else Agent()
     state = load_world(world)
     by_id = {q.qid: q for q in state.questions}
     questions = [by_id[q] for q in qrels if q in by_id]
@@ -112,8 +112,8 @@ def evaluate_agents(models: dict[str, str], world: Benchmark | Path, split: str 
     with tempfile.TemporaryDirectory(prefix="lrat-agent-eval-") as tmp:
         root = Path(out_dir) if out_dir is not None else Path(tmp)
         for name, spec in models.items():
-            engine = LocalRetriever.build(spec, bench.corpus, cache_dir, query_prefix, doc_prefix,
-                                          progress=progress, workers=workers, devices=devices)
+            engine = LocalRetriever.build(spec, bench.corpus, cache_dir, prefixes, progress=progress,
+                                          workers=workers, devices=devices)
             run(name, engine)
             if oracle and name == baseline:
                 from lrat.simulate.oracle import OracleRetriever

@@ -12,7 +12,7 @@ import typer
 
 from lrat.benchmark import SPLITS, Benchmark
 from lrat.cli_errors import usage_errors
-from lrat.params import read_params
+from lrat.cli_options import PARAMS, JsonOption, ParamsOption, QuietOption
 from lrat.retrieval.options import Devices, Workers
 
 
@@ -122,16 +122,15 @@ def evaluate_command(
                                                     "default: a temporary folder.")] = None,
     seed: Annotated[int | None, typer.Option(help="Agent seed, the same for every model (default: `seed` in "
                                              "params.yaml).")] = None,
-    params: Annotated[Path, typer.Option(help="params.yaml with the `retrieval:` (cache_dir, prefixes, workers) and "
-                                         "`agent:` sections.")] = Path("params.yaml"),
+    params: ParamsOption = PARAMS,
     canonical: Annotated[bool, typer.Option("--canonical", help="This is the pipeline's own held-out evaluation: "
                                             "write the training runs' canonical eval.* / agent_eval.* metrics "
                                             "(the ones the registry shows). Without it, scores of a trained model "
                                             "are recorded as other_eval.<benchmark>-<hash>.<split>.*.")] = False,
     workers: Workers = None,
     devices: Devices = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print both results as JSON on stdout.")] = False,
+    quiet: QuietOption = False,
+    json_out: JsonOption = False,
 ) -> None:
     """Evaluate retrievers on held-out questions: recall@10/100, nDCG@10 and MRR@10 of the gold evidence (exact
     search over the whole corpus, ranx's metrics, paired t-test vs base), and the simulated agent's success,
@@ -140,27 +139,22 @@ def evaluate_command(
     Exit 0 on success, 2 on usage errors (unknown model folder, split or missing world files).
     """
     from lrat.evaluation.offline import check_world, parse_models, read_split
-    from lrat.retrieval.encoder import cache_setting
     from lrat.retrieval.parallel import workers_setting
+    from lrat.settings import load_settings
 
     with usage_errors():
-        values = read_params(params)
-        retrieval = values.get("retrieval") or {}
-        n_workers, worker_devices = workers_setting(retrieval, workers, devices)
-    cache_dir = cache_setting(retrieval)
-    prefixes = {"query_prefix": str(retrieval.get("query_prefix") or ""),
-                "doc_prefix": str(retrieval.get("doc_prefix") or "")}
-    agent_seed = seed if seed is not None else int(values.get("seed", 13))
+        settings = load_settings(params)
+        n_workers, worker_devices = workers_setting(settings.retrieval, workers, devices)
+    cache_dir, prefixes = settings.retrieval.cache_dir, settings.retrieval.prefixes
+    agent_seed = seed if seed is not None else settings.seed
     with usage_errors():
         models = parse_models(model or ["base=base"])
-        bench = Benchmark.from_folder(world) if world is not None else Benchmark.from_params(values, splits)
+        bench = Benchmark.from_folder(world) if world is not None else Benchmark.from_settings(settings.data, splits)
         check_world(world if world is not None else bench)
         read_split(bench, split)
         cfg, skipped = None, agent_skipped(bench, no_agent)
         if not skipped:
-            from lrat.simulate.pipeline import agent_config
-
-            cfg = agent_config(values.get("agent") or {})
+            cfg = settings.agent
         elif world is not None and not no_agent:
             raise FileNotFoundError(f"{skipped}: the agent-level evaluation needs a world from `lrat simulate "
                                     "world`; use --no-agent for a real benchmark")
@@ -171,12 +165,12 @@ def evaluate_command(
 
     with usage_errors():
         encoding = {"workers": n_workers, "devices": worker_devices}
-        offline = evaluate_offline(models, bench, split, cache_dir, progress=not quiet, **prefixes, **encoding)
+        offline = evaluate_offline(models, bench, split, cache_dir, prefixes, progress=not quiet, **encoding)
         write_json(out, offline)
         agents = None
         if cfg is not None:
             agents = evaluate_agents(models, bench, split, agent_seed, cfg, cache_dir, agent_runs,
-                                     progress=not quiet, oracle=oracle, **prefixes, **encoding)
+                                     progress=not quiet, prefixes=prefixes, oracle=oracle, **encoding)
             write_json(agent_out, agents)
         elif world is None and not no_agent:  # the pipeline's stage: its metrics file says why there are none
             write_json(agent_out, {"skipped": skipped, "split": split})

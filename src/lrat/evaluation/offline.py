@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from lrat.benchmark import Benchmark, as_benchmark, read_splits
+from lrat.settings import Prefixes
 
 METRICS = ("recall@10", "recall@100", "ndcg@10", "mrr@10")
 DEPTH = 100  # every model retrieves this many documents per question
@@ -204,15 +205,14 @@ def score_runs(qrels: dict[str, dict[str, int]], rankings: dict[str, dict[str, l
 
 
 def rank_questions(spec: str, world: Benchmark | Path, queries: dict[str, str], cache_dir: Path | None,
-                   query_prefix: str = "",
-                   doc_prefix: str = "", progress: bool = True, depth: int = DEPTH, workers: int = 1,
+                   prefixes: Prefixes = Prefixes(), progress: bool = True, depth: int = DEPTH, workers: int = 1,
                    devices: list[str] | None = None) -> dict[str, list[str]]:
     """One model's top-``depth`` docids per question, exact search over the whole corpus (cached corpus vectors;
     an uncached corpus is encoded by ``workers`` processes, the same vectors as one)."""
     from lrat.retrieval.local import LocalRetriever
 
-    retriever = LocalRetriever.build(spec, as_benchmark(world).corpus, cache_dir, query_prefix, doc_prefix,
-                                     progress=progress, workers=workers, devices=devices)
+    retriever = LocalRetriever.build(spec, as_benchmark(world).corpus, cache_dir, prefixes, progress=progress,
+                                     workers=workers, devices=devices)
     qids = list(queries)
     hits = retriever.search_batch([queries[q] for q in qids], depth)
     retriever.save_query_cache()
@@ -220,9 +220,8 @@ def rank_questions(spec: str, world: Benchmark | Path, queries: dict[str, str], 
 
 
 def evaluate_offline(models: dict[str, str], world: Benchmark | Path, split: str = "test",
-                     cache_dir: Path | None = None,
-                     query_prefix: str = "", doc_prefix: str = "", progress: bool = True, workers: int = 1,
-                     devices: list[str] | None = None) -> dict[str, Any]:
+                     cache_dir: Path | None = None, prefixes: Prefixes = Prefixes(), progress: bool = True,
+                     workers: int = 1, devices: list[str] | None = None) -> dict[str, Any]:
     """``{"split", "n_queries", "depth", "models": {name: {metric: mean}}, "significance": {...}}`` for
     ``models`` (name → 'base' | model folder | MLflow URI). Writes nothing but cache entries."""
     check_models(models)
@@ -237,8 +236,8 @@ def evaluate_offline(models: dict[str, str], world: Benchmark | Path, split: str
         for name, spec in models.items():
             if bar is not None:
                 bar.set_postfix_str(name)
-            rankings[name] = rank_questions(spec, world, queries, cache_dir, query_prefix, doc_prefix, progress,
-                                            workers=workers, devices=devices)
+            rankings[name] = rank_questions(spec, world, queries, cache_dir, prefixes, progress, workers=workers,
+                                            devices=devices)
             if bar is not None:
                 bar.update(1)
     finally:

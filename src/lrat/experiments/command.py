@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from lrat.cli_errors import usage_errors
-from lrat.params import read_params
+from lrat.cli_options import PARAMS, JsonOption, ParamsOption, QuietOption
 
 experiment_app = typer.Typer(
     no_args_is_help=True, rich_markup_mode=None,
@@ -27,10 +27,6 @@ SPLIT = Annotated[str | None, typer.Option(help="Held-out questions, a key of sp
 SEED = Annotated[int | None, typer.Option(help="Seed of the agent (the same for every model) and of the scaling "
                                           "subsets (default: `seed` in params.yaml).")]
 NO_AGENT = Annotated[bool, typer.Option("--no-agent", help="Offline metrics only, even on a simulated world.")]
-PARAMS = Annotated[Path, typer.Option(help="params.yaml (`experiment:`, `train:`, `mine:`, `retrieval:`, "
-                                      "`agent:`, `registry:`, `seed`).")]
-QUIET = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or step messages.")]
-JSON = Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")]
 
 
 def _log(quiet: bool) -> Any:
@@ -73,9 +69,9 @@ def scaling_command(
         Path("reports/scaling.png")
     ),
     no_agent: NO_AGENT = False,
-    params: PARAMS = Path("params.yaml"),
-    quiet: QUIET = False,
-    json_out: JSON = False,
+    params: ParamsOption = PARAMS,
+    quiet: QuietOption = False,
+    json_out: JsonOption = False,
 ) -> None:
     """Train on growing, nested subsets of the trajectories and score every model on the same held-out questions.
 
@@ -88,33 +84,23 @@ def scaling_command(
     idle ones); fewer --fractions or --max-rows shorten it. Exit 0 on success, 2 on usage errors or missing
     inputs.
     """
-    from lrat.experiments.common import (
-        TRAJECTORIES_HINT,
-        bench_from_params,
-        experiment_settings,
-        parse_list,
-        require_file,
-        require_world,
-    )
-    from lrat.experiments.scaling import DEFAULT_FRACTIONS, ScalingConfig, check_fractions, run_scaling
-    from lrat.params import section
-    from lrat.training.train import train_config
+    from lrat.experiments.common import TRAJECTORIES_HINT, bench_from_settings, parse_list, require_file, require_world
+    from lrat.experiments.scaling import ScalingConfig, check_fractions, run_scaling
+    from lrat.settings import load_settings
 
     with usage_errors():
-        values = read_params(params)
-        settings = experiment_settings(values, params).get("scaling") or {}
+        values = load_settings(params)
+        settings = values.experiment.scaling
         cfg = ScalingConfig(
-            fractions=check_fractions(parse_list(fractions, settings.get("fractions") or DEFAULT_FRACTIONS, float,
-                                                 "--fractions")),
-            max_rows=_row_budget(max_rows if max_rows is not None else settings.get("max_rows")),
-            experiment=str(settings.get("experiment") or ScalingConfig.experiment))
+            fractions=check_fractions(parse_list(fractions, settings.fractions, float, "--fractions")),
+            max_rows=_row_budget(max_rows if max_rows is not None else settings.max_rows),
+            experiment=settings.experiment)
         require_file(trajectories, TRAJECTORIES_HINT)
         require_world(world)
         corpus = corpus or world / "corpus.jsonl"
         require_file(corpus, "the corpus the trajectories' documents come from (give --corpus)")
-        bench = bench_from_params(values, params, world, split, seed, use_agent=not no_agent)
-        train_cfg = train_config(section(values, "train", params), section(values, "retrieval", params))
-        report = run_scaling(trajectories, corpus, bench, train_cfg, section(values, "mine", params), cfg,
+        bench = bench_from_settings(values, world, split, seed, use_agent=not no_agent)
+        report = run_scaling(trajectories, corpus, bench, values.train, values.mine, cfg,
                              models_dir, out, plot, progress=not quiet, log=_log(quiet))
     if json_out:
         typer.echo(json.dumps(report, indent=2))
@@ -156,9 +142,9 @@ def topk_command(
         Path("reports/topk.png")
     ),
     no_agent: NO_AGENT = False,
-    params: PARAMS = Path("params.yaml"),
-    quiet: QUIET = False,
-    json_out: JSON = False,
+    params: ParamsOption = PARAMS,
+    quiet: QuietOption = False,
+    json_out: JsonOption = False,
 ) -> None:
     """Agent-level evaluation of base and champion at each number of results per search (k).
 
@@ -169,25 +155,19 @@ def topk_command(
     the agent n/a and the reason. Writes metrics/topk.json and reports/topk.png. About 2.5 min on 2 CPU cores
     for the embedded default. Exit 0 on success, 2 on usage errors or missing inputs (e.g. no @champion yet).
     """
-    from lrat.experiments.common import bench_from_params, experiment_settings, parse_list, require_world
-    from lrat.experiments.topk import DEFAULT_KS, TopkConfig, check_ks, run_topk
-    from lrat.params import section
-    from lrat.registry.store import RegistryError
+    from lrat.experiments.common import bench_from_settings, parse_list, require_world
+    from lrat.experiments.topk import TopkConfig, check_ks, run_topk
+    from lrat.settings import load_settings
 
     with usage_errors():
-        values = read_params(params)
-        settings = experiment_settings(values, params).get("topk") or {}
-        cfg = TopkConfig(ks=check_ks(parse_list(k, settings.get("k") or DEFAULT_KS, int, "--k")),
-                         experiment=str(settings.get("experiment") or TopkConfig.experiment))
+        values = load_settings(params)
+        settings = values.experiment.topk
+        cfg = TopkConfig(ks=check_ks(parse_list(k, settings.k, int, "--k")), experiment=settings.experiment)
         require_world(world)
-        bench = bench_from_params(values, params, world, split, seed, use_agent=not no_agent)
-        registry = str(section(values, "registry", params).get("name") or "lrat-retriever")
-        champion = model or f"models:/{registry}@champion"
-        reference = base or str(section(values, "train", params).get("base_model") or "base")
-        try:
-            report = run_topk(reference, champion, bench, cfg, out, plot, progress=not quiet, log=_log(quiet))
-        except RegistryError as exc:
-            raise ValueError(str(exc)) from None
+        bench = bench_from_settings(values, world, split, seed, use_agent=not no_agent)
+        champion = model or f"models:/{values.registry.name}@champion"
+        reference = base or values.train.base_model
+        report = run_topk(reference, champion, bench, cfg, out, plot, progress=not quiet, log=_log(quiet))
     if json_out:
         typer.echo(json.dumps(report, indent=2))
         return

@@ -4,36 +4,18 @@ model spec (an MLflow alias included) into a folder that is loaded from disk by 
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lrat.params import section
+from lrat.settings import Agent, Prefixes, Settings
 
-DEFAULT_SPLIT = "test"
-SECTION_KEYS = {"split": None, "scaling": {"fractions", "max_rows", "experiment"}, "topk": {"k", "experiment"}}
 TRAJECTORIES_HINT = ("the normalized trajectories, written by `lrat ingest` (`make run`, or `dvc repro ingest` on "
                      "your own logs); or give --trajectories")
 WORLD_HINT = ("the benchmark folder: `make run` writes data/world; for your own logs give --world with "
               "corpus.jsonl, queries.tsv, qrel_evidence.txt and splits.json")
-
-
-def experiment_settings(values: dict[str, Any], params: Path | str = "params.yaml") -> dict[str, Any]:
-    """params.yaml `experiment:`; unknown keys are errors (a typo must not silently run the defaults)."""
-    settings = section(values, "experiment", params)
-    unknown = sorted(set(settings) - set(SECTION_KEYS))
-    for name, keys in SECTION_KEYS.items():
-        if keys is None or settings.get(name) is None:
-            continue
-        if not isinstance(settings[name], dict):
-            raise ValueError(f"{params}: `experiment.{name}:` must be a mapping")
-        unknown += [f"{name}.{k}" for k in sorted(set(settings[name]) - keys)]
-    if unknown:
-        raise ValueError(f"unknown experiment settings in {params}: {', '.join(unknown)}")
-    return settings
 
 
 def parse_list(text: str | None, default: Any, kind: type, option: str) -> tuple[Any, ...]:
@@ -83,17 +65,12 @@ class Bench:
     (same split, same agent seed, same cached encodings, same prefixes)."""
 
     world: Path
-    split: str = DEFAULT_SPLIT
+    split: str = "test"
     seed: int = 13
-    cache_dir: Path | None = Path(".cache/embeddings")
-    query_prefix: str = ""
-    doc_prefix: str = ""
-    agent: dict[str, Any] = field(default_factory=dict)  # params.yaml `agent:`
+    cache_dir: Path | None = None
+    prefixes: Prefixes = Prefixes()
+    agent: Agent = field(default_factory=Agent)  # params.yaml `agent:`
     use_agent: bool = True
-
-    @property
-    def prefixes(self) -> dict[str, str]:
-        return {"query_prefix": self.query_prefix, "doc_prefix": self.doc_prefix}
 
     def agent_skipped(self) -> str | None:
         """None when the simulated agent can answer this benchmark's questions, else why not (goes in the JSON)."""
@@ -104,24 +81,16 @@ class Bench:
         why = not_simulated(self.world)
         return f"{why}: offline metrics only" if why else None
 
-    def agent_config(self, **overrides: Any) -> Any:
-        from lrat.simulate.pipeline import agent_config
-
-        return dataclasses.replace(agent_config(self.agent), **overrides)
+    def agent_config(self, **overrides: Any) -> Agent:
+        return self.agent.model_copy(update=overrides)
 
 
-def bench_from_params(values: dict[str, Any], params: Path, world: Path, split: str | None = None,
-                      seed: int | None = None, use_agent: bool = True) -> Bench:
-    from lrat.retrieval.encoder import cache_setting
-
-    retrieval = section(values, "retrieval", params)
-    settings = experiment_settings(values, params)
-    return Bench(world=world, split=str(split or settings.get("split") or DEFAULT_SPLIT),
-                 seed=int(seed if seed is not None else values.get("seed", 13)),
-                 cache_dir=cache_setting(retrieval),
-                 query_prefix=str(retrieval.get("query_prefix") or ""),
-                 doc_prefix=str(retrieval.get("doc_prefix") or ""),
-                 agent=section(values, "agent", params), use_agent=use_agent)
+def bench_from_settings(settings: Settings, world: Path, split: str | None = None, seed: int | None = None,
+                        use_agent: bool = True) -> Bench:
+    """The held-out questions and search settings every model of an experiment shares; flags over params.yaml."""
+    return Bench(world=world, split=split or settings.experiment.split,
+                 seed=seed if seed is not None else settings.seed, cache_dir=settings.retrieval.cache_dir,
+                 prefixes=settings.retrieval.prefixes, agent=settings.agent, use_agent=use_agent)
 
 
 def resolve_model(spec: str, dst: Path) -> tuple[str, dict[str, Any]]:

@@ -13,7 +13,6 @@ whose agent ran on the train split; real logs may hold some).
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import tempfile
 import time
@@ -26,8 +25,9 @@ import orjson
 
 from lrat.experiments.common import Bench, finish_report, questions_sha256, relative_gain, resolve_model
 from lrat.io import atomic_open
+from lrat.settings import Mine, Scaling
 
-DEFAULT_FRACTIONS = (0.1, 0.25, 0.5, 1.0)
+DEFAULT_FRACTIONS = Scaling().fractions
 PAPER = "paper (LRAT §7): trained on 1K → 30K trajectories, agent success rises with the number of trajectories"
 
 
@@ -119,7 +119,7 @@ def point_name(fraction: float) -> str:
     return f"frac-{fraction:g}"
 
 
-def _mine_subset(trajectories: Path, corpus: Path, ids: list[str], folder: Path, mine_params: dict[str, Any]
+def _mine_subset(trajectories: Path, corpus: Path, ids: list[str], folder: Path, mine_settings: Mine
                  ) -> dict[str, Any]:
     from lrat.mining.options import resolve_options
     from lrat.mining.run import mine
@@ -129,14 +129,14 @@ def _mine_subset(trajectories: Path, corpus: Path, ids: list[str], folder: Path,
     subset = folder / "trajectories.jsonl"
     write_subset(trajectories, set(ids), subset)
     try:
-        return mine(subset, corpus, folder / "labels.jsonl", resolve_options(None, mine_params, {}),
+        return mine(subset, corpus, folder / "labels.jsonl", resolve_options(None, mine_settings, {}),
                     folder / "mining.json", progress=False)
     finally:
         subset.unlink(missing_ok=True)  # the ids file and the seed reproduce it; the labels are what trained
 
 
 def _train_point(i: int, n: int, fraction: float, chosen: list[str], trajectories: Path, corpus: Path,
-                 models_dir: Path, tcfg: Any, mine_params: dict[str, Any], progress: bool,
+                 models_dir: Path, tcfg: Any, mine_settings: Mine, progress: bool,
                  log: Callable[[str], None]) -> dict[str, Any]:
     """One point of the curve: mine the subset as a whole build, train on its labels as one MLflow run."""
     from lrat.training.train import train
@@ -144,7 +144,7 @@ def _train_point(i: int, n: int, fraction: float, chosen: list[str], trajectorie
     name = point_name(fraction)
     folder = models_dir / name
     log(f"[{i}/{n}] {name}: {len(chosen)} trajectories -> mining")
-    mining = _mine_subset(trajectories, corpus, chosen, folder, mine_params)
+    mining = _mine_subset(trajectories, corpus, chosen, folder, mine_settings)
     point: dict[str, Any] = {"name": name, "fraction": fraction, "trajectories": len(chosen),
                              "trajectories_mined": mining["trajectories"]["used"], "label_rows": mining["rows"],
                              "labels": str(folder / "labels.jsonl")}
@@ -163,7 +163,7 @@ def _train_point(i: int, n: int, fraction: float, chosen: list[str], trajectorie
             "train_rows": summary["rows"]["rows"], "steps": summary["steps"], "train_seconds": summary["seconds"]}
 
 
-def run_scaling(trajectories: Path, corpus: Path, bench: Bench, train_cfg: Any, mine_params: dict[str, Any],
+def run_scaling(trajectories: Path, corpus: Path, bench: Bench, train_cfg: Any, mine_settings: Mine,
                 cfg: ScalingConfig, models_dir: Path, out: Path, plot: Path | None = None, progress: bool = True,
                 log: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
     """Mine, train and score one model per fraction, plus the base model as the 0-trajectory point; write
@@ -180,24 +180,23 @@ def run_scaling(trajectories: Path, corpus: Path, bench: Bench, train_cfg: Any, 
     subsets = nested_subsets(ids, fractions, bench.seed)
     why_not = bench.agent_skipped()
     agent_cfg = None if why_not else bench.agent_config()  # bad `agent:` settings fail before any training
-    tcfg = dataclasses.replace(train_cfg, experiment=cfg.experiment,
-                               data=dataclasses.replace(train_cfg.data, max_rows=cfg.max_rows))
+    tcfg = train_cfg.model_copy(update={"experiment": cfg.experiment, "max_rows": cfg.max_rows})
     with tempfile.TemporaryDirectory(prefix="lrat-scaling-") as scratch:
         # resolved first: a missing base model (or registry alias) fails before the first training, not after
         base_spec, base_info = resolve_model(train_cfg.base_model, Path(scratch) / "base")
         points = [_train_point(i, len(fractions), fraction, subsets[fraction], trajectories, corpus, models_dir,
-                               tcfg, mine_params, progress, log) for i, fraction in enumerate(fractions, start=1)]
+                               tcfg, mine_settings, progress, log) for i, fraction in enumerate(fractions, start=1)]
         specs = {"base": base_spec, **{p["name"]: p["model"] for p in points if p.get("model")}}
         log(f"scoring {len(specs)} models on {len(queries)} {bench.split} questions"
             + ("" if why_not else " (offline and with the simulated agent)"))
-        offline = evaluate_offline(specs, bench.world, bench.split, bench.cache_dir, progress=progress,
-                                   **bench.prefixes)
+        offline = evaluate_offline(specs, bench.world, bench.split, bench.cache_dir, bench.prefixes,
+                                   progress=progress)
         agents = None
         if agent_cfg is not None:
             from lrat.evaluation.agent import evaluate_agents
 
             agents = evaluate_agents(specs, bench.world, bench.split, bench.seed, agent_cfg,
-                                     bench.cache_dir, None, progress=progress, **bench.prefixes)
+                                     bench.cache_dir, None, progress=progress, prefixes=bench.prefixes)
     base_point = {"name": "base", "fraction": 0.0, "trajectories": 0, "trajectories_mined": 0, "label_rows": 0,
                   "train_rows": 0, "steps": 0, "model": base_info["spec"]}
     all_points = [base_point, *points]
@@ -221,8 +220,8 @@ def run_scaling(trajectories: Path, corpus: Path, bench: Bench, train_cfg: Any, 
         "trajectories": {"path": str(trajectories), **counts},
         "subsets": "nested: the first round(fraction × eligible) trajectories in the order of sha256(seed, id)",
         "train": {"base_model": train_cfg.base_model, "epochs": tcfg.epochs, "batch_size": tcfg.batch_size,
-                  "lr": tcfg.lr, "max_seq_length": tcfg.max_seq_length, "loss": tcfg.loss, "rows": tcfg.data.rows,
-                  "weights": tcfg.data.weights, "n_negatives": tcfg.data.n_negatives,
+                  "lr": tcfg.lr, "max_seq_length": tcfg.max_seq_length, "loss": tcfg.loss, "rows": tcfg.rows,
+                  "weights": tcfg.weights, "n_negatives": tcfg.n_negatives,
                   "max_rows": cfg.max_rows,
                   "row_budget": ("all rows of each subset (experiment.scaling.max_rows: null; train.max_rows caps "
                                  "only the pipeline's run)") if cfg.max_rows is None else

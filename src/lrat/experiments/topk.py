@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from lrat.experiments.common import Bench, finish_report, questions_sha256, relative_gain, resolve_model
+from lrat.settings import Topk
 
-DEFAULT_KS = (5, 10, 20, 50)
+DEFAULT_KS = Topk().k
 PAPER = "paper (LRAT §7): the trained retriever's gain over the base holds as the agent reads more results (K)"
 AGENT_KEYS = ("success", "evidence_recall", "avg_search_calls", "avg_browse_calls")
 
@@ -58,8 +59,8 @@ def run_topk(base: str, champion: str, bench: Bench, cfg: TopkConfig, out: Path,
         specs = {"base": base_spec, "champion": champion_spec}
         log(f"offline evidence recall@{','.join(map(str, ks))} of base and champion on {len(queries)} "
             f"{bench.split} questions")
-        rankings = {name: rank_questions(spec, bench.world, queries, bench.cache_dir, progress=progress,
-                                         depth=max(DEPTH, ks[-1]), **bench.prefixes) for name, spec in specs.items()}
+        rankings = {name: rank_questions(spec, bench.world, queries, bench.cache_dir, bench.prefixes,
+                                         progress=progress, depth=max(DEPTH, ks[-1])) for name, spec in specs.items()}
         means, significance = score_runs(qrels, rankings, baseline="base", metrics=tuple(f"recall@{k}" for k in ks))
         for entry in results:
             metric = f"recall@{entry['k']}"
@@ -69,15 +70,14 @@ def run_topk(base: str, champion: str, bench: Bench, cfg: TopkConfig, out: Path,
                                 "gain": relative_gain(means["champion"][metric], means["base"][metric]),
                                 "p_value": cell["p_value"], "significant": cell["significant"]}
         if agent_cfg is not None:
-            from dataclasses import replace
-
             from lrat.evaluation.agent import evaluate_agents
 
             for i, entry in enumerate(results, start=1):
                 log(f"[{i}/{len(ks)}] the simulated agent with k = {entry['k']} results per search, base and "
                     "champion")
-                agents = evaluate_agents(specs, bench.world, bench.split, bench.seed, replace(agent_cfg, k=entry["k"]),
-                                         bench.cache_dir, None, progress=progress, **bench.prefixes)
+                agents = evaluate_agents(specs, bench.world, bench.split, bench.seed,
+                                         agent_cfg.model_copy(update={"k": entry["k"]}), bench.cache_dir, None,
+                                         progress=progress, prefixes=bench.prefixes)
                 pair = agents["models"]
                 entry["agent"] = {"n_questions": agents["n_questions"], "base": pair["base"],
                                   "champion": pair["champion"],

@@ -11,7 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
-from lrat.params import read_params
+from lrat.cli_errors import usage_errors
+from lrat.cli_options import PARAMS, JsonOption, ParamsOption, QuietOption, quiet_libraries
 
 
 def _sigterm(*_: Any) -> None:
@@ -28,11 +29,9 @@ def flywheel_command(
     world: Annotated[Path, typer.Option(help="The world (or benchmark folder): questions of flywheel.split for the "
                                         "agent, held-out questions of promote.split for the gate.")] = (
         Path("data/world")),
-    params: Annotated[Path, typer.Option(help="params.yaml: `flywheel:`, and the sections of the stages it runs "
-                                         "(agent, ingest, mine, validate, train, registry, promote, index, "
-                                         "serve).")] = Path("params.yaml"),
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the stage lines, no progress bars.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print metrics/flywheel.json on stdout.")] = False,
+    params: ParamsOption = PARAMS,
+    quiet: QuietOption = False,
+    json_out: JsonOption = False,
 ) -> None:
     """Run the data flywheel: each round serves the champion with a real `bentoml serve`, lets the agent answer a
     fresh batch of training questions through it (the simulated agent, or `lrat agent` when flywheel.agent is
@@ -47,13 +46,7 @@ def flywheel_command(
     Exit 0 when all rounds finished, 1 when a round's labels failed validation (the champion stays), 2 on usage
     errors, 130 when interrupted.
     """
-    from lrat.cli_errors import usage_errors
-
-    if quiet:
-        import os
-
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    quiet_libraries(quiet)
     with usage_errors():
         ctx = make_context(params, world, progress=not quiet)
     from lrat.flywheel.loop import run_flywheel
@@ -84,19 +77,19 @@ def flywheel_command(
 
 
 def make_context(params: Path, world: Path, progress: bool = True, log: Any = None) -> Any:
-    from lrat.flywheel.config import flywheel_config
+    from lrat.flywheel.config import check_flywheel
     from lrat.flywheel.stages import Ctx
     from lrat.flywheel.state import Rounds
-    from lrat.params import section
-    from lrat.registry.promotion import settings_from_params
+    from lrat.registry.promotion import Settings
     from lrat.registry.store import Registry
+    from lrat.settings import load_settings
 
-    values = read_params(params)
-    cfg = flywheel_config(section(values, "flywheel", params))
+    values = load_settings(params)
+    cfg = check_flywheel(values.flywheel)
     if not (world / "splits.json").is_file():
         raise FileNotFoundError(f"{world / 'splits.json'} not found: the flywheel needs a world or benchmark folder "
                                 "(`dvc repro world` writes data/world)")
-    settings = settings_from_params(values, params, world)
+    settings = Settings.from_settings(values, params, world)
     return Ctx(root=Path.cwd(), params_path=params, values=values, cfg=cfg, world=world, rounds=Rounds(cfg.dir),
                settings=settings, registry=Registry(settings.registry), progress=progress,
                log=log or (lambda message: typer.echo(message, err=True)))

@@ -98,17 +98,15 @@ def ensure_reference(ctx: stages.Ctx) -> dict[str, Any]:
     from lrat.evaluation.agent import evaluate_agents
     from lrat.evaluation.offline import evaluate_offline
     from lrat.registry.promotion import agent_support
-    from lrat.simulate.pipeline import agent_config
 
     s = ctx.settings
     ctx.log(f"reference: base model {s.base_model} and the oracle on the held-out {s.gate.split} questions")
-    prefixes = {"query_prefix": s.query_prefix, "doc_prefix": s.doc_prefix}
-    offline = evaluate_offline({"base": s.base_model}, s.world, s.gate.split, s.cache_dir, progress=ctx.progress,
-                               **prefixes)
+    offline = evaluate_offline({"base": s.base_model}, s.world, s.gate.split, s.cache_dir, s.prefixes,
+                               progress=ctx.progress)
     why_not = agent_support(s)
-    agents = None if why_not else evaluate_agents({"base": s.base_model}, s.world, s.gate.split, s.seed,
-                                                  agent_config(s.agent), s.cache_dir, None, progress=ctx.progress,
-                                                  oracle=True, **prefixes)
+    agents = None if why_not else evaluate_agents({"base": s.base_model}, s.world, s.gate.split, s.seed, s.agent,
+                                                  s.cache_dir, None, progress=ctx.progress, prefixes=s.prefixes,
+                                                  oracle=True)
     reference = {"split": s.gate.split, "n_queries": offline["n_queries"], "base_model": s.base_model,
                  "base": {"offline": offline["models"]["base"], "agent": agents and agents["models"]["base"]},
                  "oracle": {"agent": agents and agents["models"]["oracle"]}, "agent_skipped": why_not or None}

@@ -7,14 +7,13 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lrat.flywheel.config import FlywheelConfig
 from lrat.flywheel.state import Rounds
-from lrat.params import section
 from lrat.progress import progress_bar
+from lrat.settings import Flywheel, Settings
 
 
 @dataclass
@@ -23,8 +22,8 @@ class Ctx:
 
     root: Path
     params_path: Path
-    values: dict[str, Any]
-    cfg: FlywheelConfig
+    values: Settings        # the whole params.yaml
+    cfg: Flywheel
     world: Path
     rounds: Rounds
     settings: Any           # lrat.registry.promotion.Settings
@@ -34,11 +33,7 @@ class Ctx:
 
     @property
     def seed(self) -> int:
-        return int(self.values.get("seed", 13))
-
-    def data(self, key: str) -> Path | None:
-        value = section(self.values, "data", self.params_path).get(key)
-        return Path(value) if value else None
+        return self.values.seed
 
 
 # serve + collect -------------------------------------------------------------------------------------------------
@@ -48,12 +43,12 @@ def collect(ctx: Ctx, n: int, qids: list[str]) -> dict[str, Any]:
     """Serve the champion (pinned to its version) as a real `bentoml serve` and let the agent answer the round's
     questions through it; the run files go to ``round-NN/runs``."""
     from lrat.registry.store import CHAMPION
-    from lrat.serving.bundle import ensure_bento, inputs_from_params
+    from lrat.serving.bundle import ensure_bento, inputs_from_settings
     from lrat.serving.process import serving
     from lrat.serving.settings import bentoml_home
 
     home = bentoml_home()
-    inputs = inputs_from_params(ctx.values, ctx.params_path, root=ctx.root)
+    inputs = inputs_from_settings(ctx.values, root=ctx.root)
     champion = ctx.registry.by_alias(CHAMPION)
     record = ensure_bento(champion.uri if champion else None, inputs, None, ctx.progress)
     served = record["served_model"]
@@ -76,7 +71,6 @@ def collect(ctx: Ctx, n: int, qids: list[str]) -> dict[str, Any]:
 def _simulated_agent(ctx: Ctx, qids: list[str], url: str, name: str, out: Path, max_batch: int) -> dict[str, Any]:
     from lrat.retrieval.http import HttpRetriever
     from lrat.simulate.driver import simulate
-    from lrat.simulate.pipeline import agent_config
     from lrat.simulate.store import load_world
 
     world = load_world(ctx.world)
@@ -89,8 +83,7 @@ def _simulated_agent(ctx: Ctx, qids: list[str], url: str, name: str, out: Path, 
     engine.name = name  # the run files name the served version, not a port that changes every round
     held_out = {d for q in world.questions if q.split == ctx.settings.gate.split for d in q.evidence}
     with progress_bar(len(qids), "agents via the service", enabled=ctx.progress) as update:
-        summary = simulate(world, [by_id[q] for q in qids], engine,
-                           agent_config(section(ctx.values, "agent", ctx.params_path)), ctx.seed, out, update,
+        summary = simulate(world, [by_id[q] for q in qids], engine, ctx.values.agent, ctx.seed, out, update,
                            held_out)
     return {"agent": "simulated", "success": summary["success"], "avg_searches": summary["avg_searches"],
             "avg_browses": summary["avg_browses"], "seconds": summary["seconds"]}
@@ -100,7 +93,7 @@ def _llm_agent(ctx: Ctx, qids: list[str], url: str, out: Path) -> dict[str, Any]
     from lrat.agent.command import llm_runner
     from lrat.agent.runner import read_questions, run_all
 
-    queries = ctx.data("queries") or ctx.world / "queries.tsv"
+    queries = ctx.values.data.queries
     wanted = set(qids)
     asked = [q for q in read_questions(queries) if q.qid in wanted]
     client, tools, settings, metadata, concurrency = llm_runner(ctx.values, str(ctx.cfg.llm_url),
@@ -117,25 +110,20 @@ def _llm_agent(ctx: Ctx, qids: list[str], url: str, out: Path) -> dict[str, Any]
 
 
 def ingest(ctx: Ctx, n: int) -> dict[str, Any]:
-    from lrat.ingest.runner import ingest as run_ingest
-    from lrat.ingest.tools import ToolNames
+    from lrat.ingest.runner import ingest_stage
 
     rd = ctx.rounds.round_dir(n)
-    params = section(ctx.values, "ingest", ctx.params_path)
-    summary = run_ingest([rd / "runs"], rd / "ingested", str(params.get("format") or "auto"), ctx.data("corpus"),
-                         ctx.data("queries"), ctx.data("qrels_evidence"), ctx.data("qrels_golds"),
-                         ctx.data("ground_truth"), tools=ToolNames.from_params(params), progress=False)
+    summary = ingest_stage([rd / "runs"], rd / "ingested", ctx.values, progress=False)
     return {"trajectories": summary["trajectories"], "rejected": summary["rejected"]}
 
 
-def window(cfg: FlywheelConfig, n: int) -> list[int]:
+def window(cfg: Flywheel, n: int) -> list[int]:
     """The rounds whose trajectories train round ``n``'s challenger."""
     return list(range(1, n + 1)) if cfg.window is None else list(range(max(1, n - cfg.window + 1), n + 1))
 
 
 def mine(ctx: Ctx, n: int) -> dict[str, Any]:
-    from lrat.mining.options import resolve_options
-    from lrat.mining.run import mine as run_mine
+    from lrat.mining.stage import mine_stage
 
     rd = ctx.rounds.round_dir(n)
     rounds = window(ctx.cfg, n)
@@ -153,11 +141,9 @@ def mine(ctx: Ctx, n: int) -> dict[str, Any]:
                     shutil.copyfileobj(fh, sink)
     # The flywheel keeps its own verdict cache: the pipeline's is a DVC output that `dvc repro` must find as it
     # left it.
-    opts = resolve_options(None, section(ctx.values, "mine", ctx.params_path),
-                           {"judge_cache": str(ctx.cfg.dir / "verdicts.sqlite")})
-    corpus = ctx.data("corpus") or ctx.world / "corpus.jsonl"
-    summary = run_mine(trajectories, corpus, rd / "labels" / "labels.jsonl", opts, rd / "labels" / "mining.json",
-                       progress=False)
+    summary = mine_stage(trajectories, ctx.values.data.corpus, rd / "labels" / "labels.jsonl", ctx.values,
+                         rd / "labels" / "mining.json",
+                         overrides={"judge_cache": str(ctx.cfg.dir / "verdicts.sqlite")}, progress=False)
     return {"rounds": rounds, "trajectories": summary["trajectories"]["used"], "rows": summary["rows"],
             "satisfied_ratio": summary["satisfied_ratio"], "evidence_retention": summary["evidence_retention"]}
 
@@ -171,9 +157,10 @@ def validate(ctx: Ctx, n: int) -> dict[str, Any]:
     from lrat.validation.report import failure_lines
 
     rd = ctx.rounds.round_dir(n)
-    result = run_validate(rd / "labels" / "labels.jsonl", bounds=section(ctx.values, "validate", ctx.params_path),
-                          qrels_evidence=ctx.data("qrels_evidence"), out=rd / "validation.json",
-                          report=rd / "validation.md", corpus=ctx.data("corpus"))
+    data = ctx.values.data
+    result = run_validate(rd / "labels" / "labels.jsonl", bounds=ctx.values.validate_,
+                          qrels_evidence=data.qrels_evidence, out=rd / "validation.json",
+                          report=rd / "validation.md", corpus=data.corpus)
     if not result["success"]:
         raise LabelsRejected("\n".join([f"round {n}: the labels failed validation ({rd / 'validation.md'}); no "
                                         "challenger is trained and the champion stays:", *failure_lines(result)]))
@@ -186,21 +173,18 @@ def validate(ctx: Ctx, n: int) -> dict[str, Any]:
 def train(ctx: Ctx, n: int, parent_run: str | None) -> dict[str, Any]:
     from lrat.registry.store import CHAMPION
     from lrat.training.train import train as run_train
-    from lrat.training.train import train_config
 
     rd = ctx.rounds.round_dir(n)
-    cfg = train_config(section(ctx.values, "train", ctx.params_path), section(ctx.values, "retrieval",
-                                                                               ctx.params_path))
+    cfg = ctx.values.train
     start = cfg.base_model
     if ctx.cfg.init == "champion":
         champion = ctx.registry.by_alias(CHAMPION)
         start = champion.uri if champion else cfg.base_model
-    cfg = replace(cfg, base_model=start, experiment=ctx.cfg.experiment,
-                  data=replace(cfg.data, max_rows=ctx.cfg.max_rows))
+    cfg = cfg.model_copy(update={"base_model": start, "experiment": ctx.cfg.experiment, "max_rows": ctx.cfg.max_rows})
     tags = {"flywheel.round": str(n), **({"mlflow.parentRunId": parent_run} if parent_run else {})}
     summary = run_train(rd / "labels" / "labels.jsonl", rd / "model", cfg, name=f"round-{n:02d}-train",
                         mining_metrics=rd / "labels" / "mining.json", tags=tags, progress=ctx.progress,
-                        validation=rd / "validation.json", corpus=ctx.data("corpus") or ctx.world / "corpus.jsonl")
+                        validation=rd / "validation.json", corpus=ctx.values.data.corpus)
     return {"run_id": summary["run_id"], "start": start, "rows": summary["rows"], "steps": summary["steps"],
             "train_loss": summary["train_loss"], "seconds": summary["seconds"]}
 

@@ -10,6 +10,9 @@ from typing import Annotated
 
 import typer
 
+from lrat.cli_errors import usage_errors
+from lrat.cli_options import PARAMS, JsonOption, ParamsOption, QuietOption
+
 
 class Format(StrEnum):
     auto = "auto"
@@ -26,9 +29,9 @@ def ingest_command(
                        exists=True, show_default=False),
     ],
     out: Annotated[Path, typer.Option("--out", help="Output directory for trajectories/rejects/summary.")],
-    format: Annotated[Format, typer.Option("--format", help="Input format; auto detects per file and line.")] = (
-        Format.auto
-    ),
+    format: Annotated[Format | None, typer.Option("--format", help="Input format; auto detects per file and line. "
+                                                  "[default: ingest.format in params.yaml, auto]",
+                                                  show_default=False)] = None,
     corpus: Annotated[Path | None, typer.Option(help="corpus.jsonl {docid, text, title?, url?}: maps URLs and "
                                                 "rendered titles to docids.", exists=True, dir_okay=False)] = None,
     queries: Annotated[Path | None, typer.Option(help="queries.tsv (query_id<TAB>query): fills missing questions.",
@@ -42,11 +45,9 @@ def ingest_command(
     fail_on_reject: Annotated[bool, typer.Option("--fail-on-reject", help="Exit 1 if any record was rejected.")] = (
         False
     ),
-    json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
-    params: Annotated[Path, typer.Option(help="params.yaml whose `ingest:` section names the search/browse "
-                                         "tools.")] = Path("params.yaml"),
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No per-reject messages or progress bar (warnings "
-                                        "about mismatched corpus or benchmark files are still shown).")] = False,
+    json_out: JsonOption = False,
+    params: ParamsOption = PARAMS,
+    quiet: QuietOption = False,
 ) -> None:
     """Normalize agent logs (BC+ run files, Search-R1, OpenAI chat, native) into trajectories.jsonl.
 
@@ -54,24 +55,18 @@ def ingest_command(
     of the same run are all kept. Exit 0 when the run completes, 1 with --fail-on-reject if anything was
     rejected, 2 on usage errors, including a corpus or benchmark files that evidently belong to other runs.
     """
-    from lrat.ingest.runner import UsageError
-    from lrat.ingest.runner import ingest as run_ingest
-    from lrat.ingest.tools import ToolNames
-    from lrat.params import read_params, section
+    from lrat.ingest.runner import ingest_stage
+    from lrat.settings import load_settings
 
     def log(message: str) -> None:
         if not quiet:
             typer.echo(message, err=True)
 
-    try:
-        tools = ToolNames.from_params(section(read_params(params), "ingest", params))
-        summary = run_ingest(
-            inputs, out, format.value, corpus, queries, qrels_evidence, qrels_golds, ground_truth,
-            tools=tools, progress=not quiet, log=log, warn=lambda message: typer.echo(message, err=True),
-        )
-    except (UsageError, ValueError) as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    files = {"corpus": corpus, "queries": queries, "qrels_evidence": qrels_evidence, "qrels_golds": qrels_golds,
+             "ground_truth": ground_truth}
+    with usage_errors():
+        summary = ingest_stage(inputs, out, load_settings(params), format.value if format else None, files,
+                               progress=not quiet, log=log, warn=lambda message: typer.echo(message, err=True))
     if json_out:
         typer.echo(json.dumps(summary, indent=2))
     else:

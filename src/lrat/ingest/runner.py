@@ -13,8 +13,9 @@ from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from lrat.errors import UsageError as LratUsageError
 from lrat.ingest.checks import BenchmarkCheck, CorpusCheck
 from lrat.ingest.context import RecordContext
 from lrat.ingest.corpus import CorpusIndex, load_corpus
@@ -26,10 +27,13 @@ from lrat.ingest.schema import RecordError
 from lrat.ingest.tools import ToolNames
 from lrat.io import atomic_open, dumps_line, write_json
 
+if TYPE_CHECKING:
+    from lrat.settings import Settings
+
 FORMAT_CHOICES = ("auto", *PARSERS)
 
 
-class UsageError(ValueError):
+class UsageError(LratUsageError, ValueError):
     """Bad arguments (missing input, unknown format): the CLI exits 2."""
 
 
@@ -199,3 +203,19 @@ def _progress(total: int, enabled: bool) -> Any:
     from tqdm import tqdm
 
     return tqdm(total=total, unit="B", unit_scale=True, desc="ingest", disable=not enabled or total < (8 << 20))
+
+
+DATA_FILES = ("corpus", "queries", "qrels_evidence", "qrels_golds", "ground_truth")
+
+
+def ingest_stage(inputs: list[Path], out: Path, settings: Settings, fmt: str | None = None,
+                 files: dict[str, Path | None] | None = None, progress: bool = True,
+                 log: Callable[[str], None] | None = None, warn: Callable[[str], None] | None = None
+                 ) -> dict[str, Any]:
+    """The `ingest` stage as `lrat ingest` and the flywheel run it: tool names from `ingest:`, the format from
+    ``fmt`` (else `ingest.format`), the benchmark files from ``files`` (else `data:`)."""
+    if files is None:
+        files = {key: getattr(settings.data, key) for key in DATA_FILES}
+    return ingest(inputs, out, fmt or settings.ingest.format, **{key: files.get(key) for key in DATA_FILES},
+                  tools=ToolNames.from_settings(settings.ingest), progress=progress,
+                  log=log or (lambda message: None), warn=warn)

@@ -11,31 +11,26 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-DEFAULT_SEARCH_TOOLS = ("search", "local_knowledge_base_retrieval", "web_search", "retrieve", "retrieval")
-DEFAULT_BROWSE_TOOLS = ("get_document", "visit", "access", "open", "open_page", "visit_webpage", "fetch", "browse")
-DEFAULT_QUERY_KEYS = ("query", "user_query", "queries", "q")
-DEFAULT_DOCID_KEYS = ("docid", "doc_id", "id")
-DEFAULT_URL_KEYS = ("url", "urls", "link")
+from lrat.settings import Ingest
+
+_DEFAULTS = Ingest()  # the names the known agents use, declared with the other settings
 
 
 @dataclass(frozen=True)
 class ToolNames:
-    search: frozenset[str] = field(default_factory=lambda: frozenset(DEFAULT_SEARCH_TOOLS))
-    browse: frozenset[str] = field(default_factory=lambda: frozenset(DEFAULT_BROWSE_TOOLS))
-    query_keys: tuple[str, ...] = DEFAULT_QUERY_KEYS
-    docid_keys: tuple[str, ...] = DEFAULT_DOCID_KEYS
-    url_keys: tuple[str, ...] = DEFAULT_URL_KEYS
+    search: frozenset[str] = field(default_factory=lambda: frozenset(_DEFAULTS.search_tools))
+    browse: frozenset[str] = field(default_factory=lambda: frozenset(_DEFAULTS.browse_tools))
+    query_keys: tuple[str, ...] = _DEFAULTS.query_keys
+    docid_keys: tuple[str, ...] = _DEFAULTS.docid_keys
+    url_keys: tuple[str, ...] = _DEFAULTS.url_keys
 
     @classmethod
-    def from_params(cls, section: dict[str, Any] | None) -> ToolNames:
-        section = section or {}
-        return cls(
-            search=frozenset(n.lower() for n in section.get("search_tools", DEFAULT_SEARCH_TOOLS)),
-            browse=frozenset(n.lower() for n in section.get("browse_tools", DEFAULT_BROWSE_TOOLS)),
-            query_keys=tuple(section.get("query_keys", DEFAULT_QUERY_KEYS)),
-            docid_keys=tuple(section.get("docid_keys", DEFAULT_DOCID_KEYS)),
-            url_keys=tuple(section.get("url_keys", DEFAULT_URL_KEYS)),
-        )
+    def from_settings(cls, ingest: Ingest) -> ToolNames:
+        """params.yaml `ingest:`: the tool names and argument keys to recognise."""
+        return cls(search=frozenset(n.lower() for n in ingest.search_tools),
+                   browse=frozenset(n.lower() for n in ingest.browse_tools),
+                   query_keys=tuple(ingest.query_keys), docid_keys=tuple(ingest.docid_keys),
+                   url_keys=tuple(ingest.url_keys))
 
     def kind(self, name: str) -> str:
         """``search``, ``browse`` or ``other``; MCP prefixes (``server-search``, ``mcp__srv__search``) are ignored."""

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from lrat.params import read_params
+from lrat.cli_errors import usage_errors
+from lrat.cli_options import PARAMS, JsonOption, ParamsOption, QuietOption
 
 
 def mine_command(
@@ -21,7 +22,7 @@ def mine_command(
                                       "<out>.rejects.jsonl beside it).", show_default=False)],
     preset: Annotated[str | None, typer.Option(help="official = the authors' builder exactly; lrat = attributed "
                                                "pairing, judge-error policy, per-group weights, provenance "
-                                               "(README table). [default: params mine.preset, else lrat]")] = None,
+                                               "(docs: stages/mine). [default: params mine.preset]")] = None,
     pairing: Annotated[str | None, typer.Option(help="latest | attributed: which search a browsed doc is a "
                                                 "positive for. [default: the preset's]")] = None,
     negatives: Annotated[str | None, typer.Option(help="episode (official order) | same_search. "
@@ -49,23 +50,20 @@ def mine_command(
     metrics: Annotated[Path | None, typer.Option(help="Where to write the mining statistics JSON.")] = (
         Path("metrics/mining.json")
     ),
-    params: Annotated[Path, typer.Option(help="params.yaml whose `mine:` section gives the defaults.")] = (
-        Path("params.yaml")
-    ),
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or reject messages.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON on stdout.")] = False,
+    params: ParamsOption = PARAMS,
+    quiet: QuietOption = False,
+    json_out: JsonOption = False,
 ) -> None:
-    """Turn trajectories into judged, weighted training rows (method §3–§5): browsed documents become positives
+    """Turn trajectories into judged, weighted training rows (LRAT steps 1-3): browsed documents become positives
     of their search, unbrowsed results negatives; the judge reads each post-browse reasoning and marks
     false positives (`satisfied: false`); reasoning length becomes a weight with mean 1 per group.
 
     Exit 0 on success, 2 on usage errors (bad flags, unreadable corpus), 3 when the judge fails under
     on_error: fail.
     """
-    from lrat.benchmark import held_out_questions
     from lrat.judge import JudgeError
-    from lrat.mining.options import resolve_options
-    from lrat.mining.run import mine
+    from lrat.mining.stage import mine_stage
+    from lrat.settings import load_settings
 
     overrides = {"preset": preset, "pairing": pairing, "negatives": negatives, "judge": judge,
                  "judge_url": judge_url, "judge_model": judge_model,
@@ -77,15 +75,12 @@ def mine_command(
             typer.echo(message, err=True)
 
     try:
-        opts = resolve_options(preset, read_params(params).get("mine") or {}, overrides)
-        held_out = None if splits is None else held_out_questions(splits)
-        summary = mine(trajectories, corpus, out, opts, metrics, progress=not quiet, log=log, held_out=held_out)
+        with usage_errors():
+            summary = mine_stage(trajectories, corpus, out, load_settings(params), metrics, preset, overrides, splits,
+                                 progress=not quiet, log=log)
     except JudgeError as exc:
         typer.echo(f"Error: the judge failed and mine.on_error is 'fail': {exc}", err=True)
         raise typer.Exit(3) from None
-    except (ValueError, FileNotFoundError) as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(2) from None
     if quiet and summary["held_out"]["leaking_questions"]:  # said even when quiet: the user's logs overlap the test
         held = summary["held_out"]
         typer.echo(f"Warning: {held['trajectories_left_out']} trajectories of {held['leaking_questions']} held-out "
@@ -131,9 +126,6 @@ def expand_labels_command(
     """
     from lrat.mining.formats import expand_labels
 
-    try:
+    with usage_errors():
         summary = expand_labels(labels, corpus, out, format)
-    except (ValueError, FileNotFoundError) as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(2) from None
     typer.echo(f"{summary['rows']} rows -> {out} ({format}, {summary['label_bytes'] / 1e6:.1f} MB)", err=True)

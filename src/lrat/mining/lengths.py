@@ -42,7 +42,7 @@ class TokenCounter:
         else:  # a slow (Python) tokenizer only: transformers knows how to load it
             from transformers import AutoTokenizer
 
-            auto = AutoTokenizer.from_pretrained(str(folder))
+            auto = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
             self._batch = lambda texts: [len(ids) for ids in auto(list(texts), add_special_tokens=False,
                                                                   verbose=False)["input_ids"]]
 

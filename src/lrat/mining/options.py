@@ -1,21 +1,23 @@
 """Mining settings: the two presets, and how params.yaml and flags combine with them.
 
-`official` is the authors' builder as it is; `lrat` changes only what the method doc calls weak (README table).
+`official` is the authors' builder as it is; `lrat` changes only what the method doc calls weak (docs: stages/mine).
 A setting left empty (None) in params.yaml or on the command line takes the preset's value.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from lrat.judge.prompts import OFFICIAL_SAMPLING
-
-PRESETS = ("official", "lrat")
-PAIRINGS = ("latest", "attributed")
-NEGATIVES = ("episode", "same_search")
-JUDGES = ("none", "heuristic", "openai")
-FORMATS = ("lrat", "compact", "flagembedding")
+from lrat.settings import Mine
+from lrat.settings.sections import MINE_FORMATS as FORMATS
+from lrat.settings.sections import MINE_JUDGES as JUDGES
+from lrat.settings.sections import MINE_NEGATIVES as NEGATIVES
+from lrat.settings.sections import MINE_ON_ERROR as ON_ERROR
+from lrat.settings.sections import MINE_PAIRINGS as PAIRINGS
+from lrat.settings.sections import MINE_PRESETS as PRESETS
 
 
 @dataclass(frozen=True)
@@ -46,33 +48,32 @@ OFFICIAL = MineOptions(
 LRAT = MineOptions()
 
 
-def resolve_options(preset: str | None, params: dict[str, Any], overrides: dict[str, Any]) -> MineOptions:
-    """Preset ← params.yaml `mine:` ← flags; unknown keys and bad choices are errors, never ignored."""
-    section = dict(params or {})
-    name = preset or overrides.get("preset") or section.get("preset") or "lrat"
+JUDGE_KEYS = ("prompt_version", "prompts", "concurrency", "timeout", "retries", "backoff", "sampling", "api_key_env")
+
+
+def resolve_options(preset: str | None, mine: Mine | Mapping[str, Any], overrides: dict[str, Any]) -> MineOptions:
+    """Preset ← params.yaml `mine:` (the section, or a mapping of its keys) ← flags; bad choices are errors, never
+    ignored."""
+    if isinstance(mine, Mapping):
+        mine = Mine.model_validate(mine)
+    name = preset or overrides.get("preset") or mine.preset
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     base = OFFICIAL if name == "official" else LRAT
-    known = {f.name for f in fields(MineOptions)}
-    judge_keys = {"prompt_version", "prompts", "concurrency", "timeout", "retries", "backoff", "sampling",
-                  "api_key_env"}
-    unknown = sorted(set(section) - known - judge_keys - {"preset"})
-    if unknown:
-        raise ValueError(f"unknown mine settings in params.yaml: {', '.join(unknown)}")
+    known = {f.name for f in fields(MineOptions)} - {"preset", "judge_settings"}
     values: dict[str, Any] = {"preset": name}
-    for source in (section, overrides):
+    for source in (mine.model_dump(include=known), overrides):
         for key, value in source.items():
-            if key in known and key != "preset" and value is not None:
+            if key in known and value is not None:
                 values[key] = tuple(value) if isinstance(value, list) else value
-    if "compact_above_mb" in section and section["compact_above_mb"] is None \
-            and overrides.get("compact_above_mb") is None:
+    if mine.compact_above_mb is None and overrides.get("compact_above_mb") is None:
         values["compact_above_mb"] = None  # null here means never switch (both presets have the same value)
-    values["judge_settings"] = {k: v for k, v in section.items() if k in judge_keys and v is not None}
+    values["judge_settings"] = {k: getattr(mine, k) for k in JUDGE_KEYS if getattr(mine, k) is not None}
     if name == "official":  # the authors' request settings (vLLM); set mine.sampling to send others
         values["judge_settings"].setdefault("sampling", dict(OFFICIAL_SAMPLING))
     opts = replace(base, **values)
     for key, choices in (("pairing", PAIRINGS), ("negatives", NEGATIVES), ("judge", JUDGES), ("format", FORMATS),
-                         ("on_error", ("relevant", "not_relevant", "drop", "fail"))):
+                         ("on_error", ON_ERROR)):
         if getattr(opts, key) not in choices:
             raise ValueError(f"unknown {key} {getattr(opts, key)!r}; choose one of {', '.join(choices)}")
     limit = opts.compact_above_mb

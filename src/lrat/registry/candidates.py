@@ -23,7 +23,7 @@ class Context:
 
     root: Path
     params: Path
-    import_experiment: str = "lrat-registry"
+    import_experiment: str  # params.yaml registry.import_experiment
 
 
 def training_run_id(model_dir: Path) -> str:
@@ -95,7 +95,8 @@ def import_model(registry: Registry, spec: str, ctx: Context) -> Version:
     with mlflow.start_run(run_name=f"import {Path(spec).name if kind == 'folder' else 'base'}",
                           tags={"lrat.import": kind}) as run:
         mlflow.log_params({"model.spec": spec, "model.fingerprint": weights})
-        mlflow.sentence_transformers.log_model(model, name="model", pip_requirements=pip_requirements())
+        mlflow.sentence_transformers.log_model(model, name="model", pip_requirements=pip_requirements(),
+                                               create_model_card=False)
     label = "the packaged MiniLM (base)" if kind == "base" else f"the model folder {spec}"
     tags = {"source.kind": kind, "model.spec": spec, "source.run_id": run.info.run_id,
             "git.commit": git_commit(ctx.root) or "unknown"}

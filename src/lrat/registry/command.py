@@ -4,33 +4,13 @@ the evaluation load only when they run."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from lrat.params import read_params
-
-
-@contextmanager
-def registry_errors() -> Iterator[None]:
-    """Usage and infrastructure errors (bad settings, an unknown alias or run, an unreachable tracking server) are
-    one line on stderr and exit 2, never a traceback; a refusal is not an error (exit 1, decided elsewhere)."""
-    from lrat.registry.store import RegistryError
-
-    try:
-        yield
-    except (RegistryError, ValueError, FileNotFoundError) as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except Exception as exc:  # MlflowException, connection errors: the store, not the user, failed
-        if type(exc).__module__.split(".")[0] not in ("mlflow", "requests", "urllib3", "sqlalchemy"):
-            raise
-        typer.echo(f"Error: the tracking store failed: {type(exc).__name__}: {str(exc).splitlines()[0][:500]}",
-                   err=True)
-        raise typer.Exit(2) from None
+from lrat.cli_errors import usage_error, usage_errors
+from lrat.cli_options import PARAMS, JsonOption, ParamsOption, QuietOption, quiet_libraries
 
 
 def register_command(
@@ -41,11 +21,9 @@ def register_command(
     out: Annotated[Path | None, typer.Option("--out", help="Where to write the registered version as JSON.")] = (
         Path("metrics/register.json")
     ),
-    params: Annotated[Path, typer.Option(help="params.yaml (`registry:` names the registered model).")] = (
-        Path("params.yaml")
-    ),
-    json_out: Annotated[bool, typer.Option("--json", help="Print the registered version as JSON on stdout.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+    params: ParamsOption = PARAMS,
+    json_out: JsonOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Register the model of the training run that wrote --model-dir as a new version of the registered model
     (`registry.name`, default lrat-retriever) with alias @challenger.
@@ -57,14 +35,14 @@ def register_command(
     """
     from lrat.io import write_json
 
-    with registry_errors():
-        from lrat.params import section
+    with usage_errors():
         from lrat.registry.candidates import Context, register_folder
         from lrat.registry.store import Registry
+        from lrat.settings import load_settings
 
-        registry_params = section(read_params(params), "registry", params)
-        registry = Registry(str(registry_params.get("name") or "lrat-retriever"))
-        version, created = register_folder(registry, model_dir, Context(Path.cwd(), params))
+        names = load_settings(params).registry
+        registry = Registry(names.name)
+        version, created = register_folder(registry, model_dir, Context(Path.cwd(), params, names.import_experiment))
     result = {**version.brief(), "created": created, "description": version.description, "tags": version.tags}
     if out is not None:
         write_json(out, result)
@@ -98,10 +76,9 @@ def promote_command(
                                                "the agent-level checks). Default: the files `data:` in params.yaml "
                                                "names and data/split/splits.json (`lrat split`).",
                                                show_default=False)] = None,
-    params: Annotated[Path, typer.Option(help="params.yaml: `promote:` (the gate), `registry:`, `retrieval:`, "
-                                         "`agent:`, `seed`, `train.base_model`.")] = Path("params.yaml"),
-    json_out: Annotated[bool, typer.Option("--json", help="Print the decision record as JSON on stdout.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    params: ParamsOption = PARAMS,
+    json_out: JsonOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Decide whether the candidate replaces @champion, from a fresh paired evaluation of both on the same
     held-out questions (the base model stands in while there is no champion).
@@ -116,19 +93,15 @@ def promote_command(
     (0 with --allow-refusal), or nothing to roll back to. Exit 2: usage or tracking-store error.
     """
     if rollback and candidate is not None:
-        typer.echo("Error: --rollback and --candidate exclude each other", err=True)
-        raise typer.Exit(2)
-    if quiet:
-        import os
-
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers' "Loading weights" bars
-    with registry_errors():
+        raise usage_error("--rollback and --candidate exclude each other")
+    quiet_libraries(quiet)
+    with usage_errors():
         from lrat.registry import promotion
         from lrat.registry.record import record_decision
         from lrat.registry.store import Registry, RegistryError
+        from lrat.settings import load_settings
 
-        settings = promotion.settings_from_params(read_params(params), params, world)
+        settings = promotion.Settings.from_settings(load_settings(params), params, world)
         registry = Registry(settings.registry)
         if rollback:
             try:

@@ -12,34 +12,12 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-OFFLINE_METRICS = ("recall@10", "recall@100", "ndcg@10", "mrr@10")
+from lrat.settings.sections import PROMOTE_METRICS, Promote
+
+OFFLINE_METRICS = PROMOTE_METRICS
 
 
-@dataclass(frozen=True)
-class GateConfig:
-    split: str = "test"               # held-out questions (a key of splits.json)
-    primary: str = "recall@10"        # the metric the candidate must improve
-    min_gain: float = 0.02            # relative gain on the primary metric (0.02 = +2 %)
-    alpha: float = 0.05               # paired t-test on the primary metric: p < alpha
-    max_drop: float = 0.01            # every other offline metric: at most this much lower (absolute)
-    require_validation: bool = True   # the candidate's training labels passed `lrat validate`
-    agent: bool = True                # agent-level checks when the world supports the simulated agent
-    max_success_drop: float = 0.01    # agent success: at most this much lower (absolute)
-    max_searches_rise: float = 0.05   # searches per question: at most this much higher (relative)
-
-
-def gate_config(section: dict[str, Any]) -> GateConfig:
-    known = {f.name for f in dataclasses.fields(GateConfig)}
-    unknown = sorted(set(section) - known)
-    if unknown:
-        raise ValueError(f"unknown promote settings in params.yaml: {', '.join(unknown)} (known: "
-                         f"{', '.join(sorted(known))})")
-    cfg = GateConfig(**{k: v for k, v in section.items() if v is not None})
-    if cfg.primary not in OFFLINE_METRICS:
-        raise ValueError(f"promote.primary must be one of {', '.join(OFFLINE_METRICS)}, not {cfg.primary!r}")
-    if not 0 < cfg.alpha < 1:
-        raise ValueError(f"promote.alpha must be in (0, 1), not {cfg.alpha}")
-    return cfg
+GateConfig = Promote  # params.yaml `promote:` (lrat.settings)
 
 
 @dataclass(frozen=True)

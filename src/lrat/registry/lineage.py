@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lrat.io import file_digest
-from lrat.params import read_params
+from lrat.settings import read_yaml
 from lrat.tracking import dvc_lock_hashes, git_commit
 
 # tag name -> (dvc.lock stage, output path) of the embedded pipeline; a user's pipeline with other paths still
@@ -31,7 +31,7 @@ def dir_md5(path: Path) -> str:
 
 
 def params_sha256(params: Path) -> str | None:
-    values = read_params(params)
+    values = read_yaml(params)
     if not values:
         return None
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()

@@ -8,58 +8,50 @@ simulated agent with the same seed for both (common random numbers).
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lrat.benchmark import Benchmark, as_benchmark
 from lrat.registry.candidates import Context, resolve_candidate, training_facts
 from lrat.registry.gate import GateConfig, agent_checks, offline_checks, passed, validation_check
-from lrat.registry.store import CHAMPION, PREVIOUS, Registry, Version, redact
+from lrat.registry.store import CHAMPION, PREVIOUS, Registry, Version
+from lrat.settings import Agent, Prefixes
+from lrat.settings import Settings as AllSettings
+from lrat.tracking import display_uri
 
 PROMOTED, REFUSED, ROLLED_BACK, UNCHANGED = "promoted", "refused", "rolled_back", "unchanged"
 
 
 @dataclass(frozen=True)
 class Settings:
-    registry: str = "lrat-retriever"
-    experiment: str = "lrat-promotion"  # one MLflow run per decision
-    gate: GateConfig = field(default_factory=GateConfig)
-    world: Benchmark | Path = Path("data/world")  # a Benchmark, or a folder in the world layout
-    base_model: str = "base"  # the reference while there is no champion
-    cache_dir: Path | None = Path(".cache/embeddings")
-    query_prefix: str = ""
-    doc_prefix: str = ""
-    seed: int = 13
-    agent: dict[str, Any] = field(default_factory=dict)  # params.yaml `agent:`
-    context: Context = field(default_factory=lambda: Context(Path.cwd(), Path("params.yaml")))
+    """What a promotion decision reads, from params.yaml (`from_settings`)."""
 
+    registry: str
+    experiment: str  # one MLflow run per decision
+    gate: GateConfig
+    world: Benchmark | Path  # a Benchmark, or a folder in the world layout
+    base_model: str  # the reference while there is no champion
+    cache_dir: Path | None
+    prefixes: Prefixes
+    seed: int
+    agent: Agent  # params.yaml `agent:`
+    context: Context
 
-def settings_from_params(values: dict[str, Any], params: Path, world: Benchmark | Path | None,
-                         root: Path | None = None) -> Settings:
-    """``world`` None: the benchmark `data:` in params.yaml names, with `lrat split`'s held-out questions."""
-    from lrat.params import section
-    from lrat.registry.gate import gate_config
-    from lrat.retrieval.encoder import cache_setting
-
-    registry = section(values, "registry", params)
-    retrieval = section(values, "retrieval", params)
-    return Settings(
-        registry=str(registry.get("name") or Settings.registry),
-        experiment=str(registry.get("experiment") or Settings.experiment),
-        gate=gate_config(section(values, "promote", params)),
-        world=Benchmark.from_params(values) if world is None else world,
-        base_model=str(section(values, "train", params).get("base_model") or "base"),
-        cache_dir=cache_setting(retrieval),
-        query_prefix=str(retrieval.get("query_prefix") or ""),
-        doc_prefix=str(retrieval.get("doc_prefix") or ""),
-        seed=int(values.get("seed", 13)),
-        agent=section(values, "agent", params),
-        context=Context(root or Path.cwd(), params, str(registry.get("import_experiment") or "lrat-registry")),
-    )
+    @classmethod
+    def from_settings(cls, settings: AllSettings, params: Path, world: Benchmark | Path | None,
+                      root: Path | None = None) -> Settings:
+        """``world`` None: the benchmark `data:` in params.yaml names, with `lrat split`'s held-out questions."""
+        registry = settings.registry
+        return cls(
+            registry=registry.name, experiment=registry.experiment, gate=settings.promote,
+            world=Benchmark.from_settings(settings.data) if world is None else world,
+            base_model=settings.train.base_model, cache_dir=settings.retrieval.cache_dir,
+            prefixes=settings.retrieval.prefixes, seed=settings.seed, agent=settings.agent,
+            context=Context(root or Path.cwd(), params, registry.import_experiment),
+        )
 
 
 # evaluation ------------------------------------------------------------------------------------------------------
@@ -86,18 +78,16 @@ def evaluate_pair(current: str, candidate: str, settings: Settings, progress: bo
     from lrat.retrieval.encoder import materialize
 
     split, world = settings.gate.split, as_benchmark(settings.world)
-    prefixes = {"query_prefix": settings.query_prefix, "doc_prefix": settings.doc_prefix}
+    prefixes = settings.prefixes
     why_not = agent_support(settings)
     with tempfile.TemporaryDirectory(prefix="lrat-promote-") as tmp:
         specs = {"current": materialize(current, Path(tmp) / "current"),
                  "candidate": materialize(candidate, Path(tmp) / "candidate")}
-        offline = evaluate_offline(specs, world, split, settings.cache_dir, progress=progress, **prefixes)
+        offline = evaluate_offline(specs, world, split, settings.cache_dir, prefixes, progress=progress)
         agents = None
         if not why_not:
-            from lrat.simulate.pipeline import agent_config
-
-            agents = evaluate_agents(specs, world, split, settings.seed, agent_config(settings.agent),
-                                     settings.cache_dir, None, progress=progress, **prefixes)
+            agents = evaluate_agents(specs, world, split, settings.seed, settings.agent, settings.cache_dir, None,
+                                     progress=progress, prefixes=prefixes)
     p_values = {m: cell["p_value"] for m, cell in offline["significance"]["candidate"].items()}
     return {"benchmark": str(world.world or world.queries.parent), "benchmark_sha256": benchmark_sha256(world),
             "split": split,
@@ -145,7 +135,8 @@ def judge(candidate: Version, asked: str, settings: Settings, registry: Registry
     """The decision record without touching the registry: the flywheel saves it before `apply_decision`, so a
     process killed in between re-applies the same decision instead of evaluating again."""
     champion = registry.by_alias(CHAMPION)
-    base = {"registry": {"name": registry.name, "tracking_uri": redact(registry.client.tracking_uri)},
+    base = {"registry": {"name": registry.name,
+                         "tracking_uri": display_uri(registry.client.tracking_uri, settings.context.root)},
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "candidate": {**candidate.brief(), "spec": asked, "description": candidate.description}}
     if champion is not None and champion.version == candidate.version:
@@ -157,7 +148,7 @@ def judge(candidate: Version, asked: str, settings: Settings, registry: Registry
     trained, validation = training_facts(registry, candidate)
     checks = gate_checks(evaluation, trained, validation, settings.gate)
     return {**base, "decision": PROMOTED if passed(checks) else REFUSED, "champion": reference,
-            "gate": dataclasses.asdict(settings.gate), "evaluation": evaluation,
+            "gate": settings.gate.model_dump(), "evaluation": evaluation,
             "checks": [c.as_dict() for c in checks],
             "candidate": {**base["candidate"], "trained_by_lrat": trained, "validation": validation},
             "lineage": candidate.tags, "aliases": registry.aliases()}
@@ -179,7 +170,8 @@ def rollback(settings: Settings, registry: Registry | None = None) -> dict[str, 
     """``champion`` back to ``previous``. RegistryError (exit 1 in the CLI) when there is nothing to go back to."""
     registry = registry or Registry(settings.registry)
     restored, rolled_back = registry.rollback()
-    return {"registry": {"name": registry.name, "tracking_uri": redact(registry.client.tracking_uri)},
+    return {"registry": {"name": registry.name,
+                         "tracking_uri": display_uri(registry.client.tracking_uri, settings.context.root)},
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "decision": ROLLED_BACK,
             "candidate": {**restored.brief(), "spec": f"@{PREVIOUS}", "description": restored.description},
             "champion": {**rolled_back.brief(), "spec": rolled_back.uri}, "checks": [],

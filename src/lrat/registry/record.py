@@ -138,7 +138,13 @@ def write_records(record: dict[str, Any], metrics: Path | None, report: Path | N
 def record_decision(record: dict[str, Any], experiment: str, registry: Registry, root: Path,
                     metrics: Path | None, report: Path | None) -> dict[str, Any]:
     """Files first (they survive a tracking server that went away), then the MLflow run, then the files again
-    with the run's id."""
+    with the run's id. The store is recorded as `lrat.tracking.display_uri` shows it from ``root``: relative to
+    the repository, without credentials (a record judged elsewhere may still hold the raw URI)."""
+    from lrat.tracking import display_uri
+
+    store = record.get("registry") or {}
+    if store.get("tracking_uri"):
+        record = {**record, "registry": {**store, "tracking_uri": display_uri(store["tracking_uri"], root)}}
     write_records(record, metrics, report)
     record["promotion_run_id"] = log_decision(record, experiment, registry, root)
     write_records(record, metrics, report)

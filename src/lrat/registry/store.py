@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from lrat.errors import UsageError
+
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
 REPLACED_TAG = "promotion.replaced"  # on a promoted version: the champion it replaced (rollback's next target)
 
 
-class RegistryError(RuntimeError):
+class RegistryError(UsageError, RuntimeError):
     """The registry cannot do what was asked (no such alias, run or version): a usage error, exit 2."""
 
 
@@ -43,11 +45,11 @@ def _version(mv: Any, aliases: tuple[str, ...] = ()) -> Version:
 
 
 def redact(uri: str) -> str:
-    """A tracking URI safe to write into reports: no user:password part."""
-    scheme, sep, rest = uri.partition("://")
-    if sep and "@" in rest.split("/", 1)[0]:
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return uri
+    """A tracking URI safe to show (messages, reports): `lrat.tracking.display_uri` from the working directory,
+    so no user:password part and no absolute path."""
+    from lrat.tracking import display_uri
+
+    return display_uri(uri)
 
 
 class Registry:

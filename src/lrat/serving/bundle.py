@@ -10,9 +10,11 @@ from typing import Any
 
 from lrat.benchmark import SPLITS
 from lrat.io import file_sha256
+from lrat.retrieval.encoder import BASE
 from lrat.serving.index import build_index, read_manifest
 from lrat.serving.models import ModelRef, resolve_model, served_model
 from lrat.serving.settings import IndexSettings, ServeArgs
+from lrat.settings import Prefixes, Settings
 
 
 @dataclass(frozen=True)
@@ -26,39 +28,32 @@ class Inputs:
     index: IndexSettings
     serve: ServeArgs
     cache_dir: Path | None
-    query_prefix: str = ""
-    doc_prefix: str = ""
-    base_model: str = "base"  # served while the registry has no @champion (train.base_model)
+    prefixes: Prefixes = Prefixes()
+    base_model: str = BASE  # served while the registry has no @champion (train.base_model)
     # processes that encode an uncached corpus (retrieval.workers); never part of any key: the vectors are the
     # same with any number of workers
     workers: int = 1
 
-    @property
-    def prefixes(self) -> dict[str, str]:
-        return {"query": self.query_prefix, "doc": self.doc_prefix}
 
-
-def inputs_from_params(values: dict[str, Any], params: Path, corpus: Path | None = None,
-                       queries: Path | None = None, root: Path | None = None) -> Inputs:
-    from lrat.params import section
-    from lrat.retrieval.encoder import cache_setting
+def inputs_from_settings(settings: Settings, corpus: Path | None = None, queries: Path | None = None,
+                         root: Path | None = None) -> Inputs:
+    """What `lrat index`, `lrat bento`, `lrat serve` and the flywheel build a bento from: params.yaml's `data:`,
+    `index:`, `serve:`, `retrieval:`, `registry.name` and `train.base_model` (``corpus`` / ``queries``: flags over
+    `data:`)."""
     from lrat.retrieval.parallel import workers_setting
-    from lrat.serving.settings import index_settings, serve_args
+    from lrat.serving.settings import serve_args
 
-    data, retrieval = section(values, "data", params), section(values, "retrieval", params)
-    workers, _ = workers_setting(retrieval)
-    query_file = queries or (Path(data["queries"]) if data.get("queries") else None)
+    workers, _ = workers_setting(settings.retrieval)
     return Inputs(
         root=(root or Path.cwd()).resolve(),
-        registry=str(section(values, "registry", params).get("name") or "lrat-retriever"),
-        corpus=Path(corpus or data.get("corpus") or "data/world/corpus.jsonl"),
-        queries=query_file,
-        index=index_settings(section(values, "index", params)),
-        serve=serve_args(section(values, "serve", params)),
-        cache_dir=cache_setting(retrieval),
-        query_prefix=str(retrieval.get("query_prefix") or ""),
-        doc_prefix=str(retrieval.get("doc_prefix") or ""),
-        base_model=str(section(values, "train", params).get("base_model") or "base"),
+        registry=settings.registry.name,
+        corpus=Path(corpus or settings.data.corpus),
+        queries=queries or (settings.data.queries if settings.data.given("queries") else None),
+        index=settings.index,
+        serve=serve_args(settings.serve),
+        cache_dir=settings.retrieval.cache_dir,
+        prefixes=settings.retrieval.prefixes,
+        base_model=settings.train.base_model,
         workers=workers,
     )
 
@@ -68,7 +63,7 @@ def matches(manifest: dict[str, Any], ref: ModelRef, corpus_sha256: str, inputs:
     return (manifest["model"]["source_key"] == ref.source_key and manifest["corpus"]["sha256"] == corpus_sha256
             and manifest["index"]["type"] == inputs.index.type
             and manifest["index"]["params"] == inputs.index.search_params()
-            and manifest["prefixes"] == inputs.prefixes)
+            and manifest["prefixes"] == inputs.prefixes.model_dump())
 
 
 def index_for(ref: ModelRef, inputs: Inputs, reuse: Path | None, progress: bool) -> Path:
@@ -77,12 +72,12 @@ def index_for(ref: ModelRef, inputs: Inputs, reuse: Path | None, progress: bool)
     if reuse is not None and (reuse / "manifest.json").is_file() and matches(read_manifest(reuse), ref, corpus_sha,
                                                                               inputs):
         return reuse
-    digest = hashlib.sha256(f"{ref.source_key}|{corpus_sha}|{inputs.index}|{inputs.prefixes}".encode())
+    digest = hashlib.sha256(f"{ref.source_key}|{corpus_sha}|{inputs.index!r}|{inputs.prefixes.model_dump()}".encode())
     out = inputs.root / ".cache" / "index" / digest.hexdigest()[:16]
     if (out / "manifest.json").is_file() and matches(read_manifest(out), ref, corpus_sha, inputs):
         return out
-    build_index(ref, inputs.corpus, out, inputs.index, inputs.cache_dir, inputs.queries, inputs.query_prefix,
-                inputs.doc_prefix, progress, workers=inputs.workers, splits=inputs.root / SPLITS)
+    build_index(ref, inputs.corpus, out, inputs.index, inputs.cache_dir, inputs.queries, inputs.prefixes, progress,
+                workers=inputs.workers, splits=inputs.root / SPLITS)
     return out
 
 
@@ -112,7 +107,7 @@ def ensure_bento(spec: str | None, inputs: Inputs, reuse_index: Path | None = No
 
     ref = resolve_model(spec, inputs.registry, fallback=inputs.base_model)
     key = bento_key(ref.source_key, file_sha256(inputs.corpus), inputs.index.type, inputs.index.search_params(),
-                    inputs.prefixes, inputs.serve, inputs.root)
+                    inputs.prefixes.model_dump(), inputs.serve, inputs.root)
     found = find_bento(key)
     if found is not None:
         return {"bento": found, "bento_created": False, "served_model": ref.served_as, "model_uri": ref.uri}

@@ -4,36 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from lrat.benchmark import SPLITS
-from lrat.params import read_params
+from lrat.cli_errors import usage_errors
+from lrat.cli_options import PARAMS, ParamsOption, QuietOption, quiet_libraries
 from lrat.retrieval.options import Devices, Workers
-
-PARAMS_HELP = "params.yaml: `index:`, `serve:`, `data:` (corpus, queries), `retrieval:`, `registry:`."
-
-
-@contextmanager
-def serving_errors() -> Iterator[None]:
-    """Usage errors (a missing champion, an index paired with another model, bad settings): one line, exit 2."""
-    from lrat.registry.store import RegistryError
-
-    try:
-        yield
-    except (RegistryError, ValueError, FileNotFoundError) as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
-def _quiet(quiet: bool) -> None:
-    if quiet:
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 def index_command(
@@ -50,10 +29,10 @@ def index_command(
                                                  "index against exact search (index.eval_split of `lrat split`'s "
                                                  "data/split/splits.json, else of a splits.json beside it). "
                                                  "[default: params data.queries]", show_default=False)] = None,
-    params: Annotated[Path, typer.Option(help=PARAMS_HELP)] = Path("params.yaml"),
+    params: ParamsOption = PARAMS,
     workers: Workers = None,
     devices: Devices = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Encode the corpus with one model (the champion; train.base_model while there is none) through the cached
     encoding path (a corpus the model encoded before is not encoded again) into a FAISS index: exact IndexFlatIP
@@ -64,21 +43,21 @@ def index_command(
     search on held-out queries. The service refuses to pair an index with any other model. Exit 2 on usage errors
     (an unknown model or alias, a missing corpus).
     """
-    _quiet(quiet)
-    with serving_errors():
-        from lrat.params import section
+    quiet_libraries(quiet)
+    with usage_errors():
         from lrat.retrieval.parallel import workers_setting
-        from lrat.serving.bundle import inputs_from_params
+        from lrat.serving.bundle import inputs_from_settings
         from lrat.serving.index import build_index
         from lrat.serving.models import resolve_model
+        from lrat.settings import load_settings
 
-        values = read_params(params)
-        n_workers, worker_devices = workers_setting(section(values, "retrieval", params), workers, devices)
-        inputs = inputs_from_params(values, params, corpus, queries)
+        settings = load_settings(params)
+        n_workers, worker_devices = workers_setting(settings.retrieval, workers, devices)
+        inputs = inputs_from_settings(settings, corpus, queries)
         ref = resolve_model(model, inputs.registry, fallback=inputs.base_model)
         manifest = build_index(ref, inputs.corpus, out, inputs.index, inputs.cache_dir, inputs.queries,
-                               inputs.query_prefix, inputs.doc_prefix, progress=not quiet, workers=n_workers,
-                               devices=worker_devices, splits=SPLITS)
+                               inputs.prefixes, progress=not quiet, workers=n_workers, devices=worker_devices,
+                               splits=SPLITS)
     recall = manifest["recall_at_10_vs_exact"]
     who = f"{ref.name} version {ref.version}" if ref.version else f"{ref.spec} ({ref.source_key})"
     typer.echo(f"indexed {manifest['corpus']['n_docs']} documents with {who}: {manifest['index']['faiss']} "
@@ -96,8 +75,8 @@ def bento_command(
     out: Annotated[Path | None, typer.Option("--out", help="Where to write the bento's record as JSON.")] = (
         Path("metrics/bento.json")
     ),
-    params: Annotated[Path, typer.Option(help=PARAMS_HELP)] = Path("params.yaml"),
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+    params: ParamsOption = PARAMS,
+    quiet: QuietOption = False,
 ) -> None:
     """Package the index with the model that built it as one BentoML model (encoder, FAISS index, docid map,
     documents) and build the bento from bentofile.yaml, with params.yaml `serve:` as its arguments.
@@ -109,11 +88,12 @@ def bento_command(
     from lrat.serving.settings import bentoml_home
 
     bentoml_home()
-    _quiet(quiet)
-    with serving_errors():
-        from lrat.serving.bundle import inputs_from_params, package
+    quiet_libraries(quiet)
+    with usage_errors():
+        from lrat.serving.bundle import inputs_from_settings, package
+        from lrat.settings import load_settings
 
-        record = package(index, inputs_from_params(read_params(params), params), model)
+        record = package(index, inputs_from_settings(load_settings(params)), model)
     record["serve_command"] = "lrat serve"
     if out is not None:
         write_json(out, record)
@@ -138,7 +118,7 @@ def serve_command(
     ),
     build_only: Annotated[bool, typer.Option("--build-only", help="Make sure the bento exists and print its tag; "
                                              "do not serve.")] = False,
-    params: Annotated[Path, typer.Option(help=PARAMS_HELP)] = Path("params.yaml"),
+    params: ParamsOption = PARAMS,
 ) -> None:
     """Serve the champion (train.base_model while there is none; or --model) over HTTP with BentoML: POST
     /search, /search_batch, /get_document, plus /readyz, /livez and /metrics.
@@ -150,15 +130,14 @@ def serve_command(
     from lrat.serving.settings import bentoml_home
 
     home = bentoml_home()
-    with serving_errors():
-        from lrat.params import section
-        from lrat.serving.bundle import ensure_bento, inputs_from_params
+    with usage_errors():
+        from lrat.serving.bundle import ensure_bento, inputs_from_settings
+        from lrat.settings import load_settings
 
-        values = read_params(params)
-        serve = section(values, "serve", params)
-        record = ensure_bento(model, inputs_from_params(values, params), index)
-    host = host or str(serve.get("host") or "127.0.0.1")
-    port = port or int(serve.get("port") or 3000)
+        settings = load_settings(params)
+        record = ensure_bento(model, inputs_from_settings(settings), index)
+    host = host or settings.serve.host
+    port = port or settings.serve.port
     served = record["served_model"]
     typer.echo(f"bento {record['bento']} serves {served['name']} version {served['version']}", err=True)
     if build_only:

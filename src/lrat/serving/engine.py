@@ -74,7 +74,7 @@ class SearchEngine:
             torch.set_num_threads(threads)
         folder = Path(folder)
         index, docids, manifest = load_index(folder / INDEX_DIR)
-        model = SentenceTransformer(str(folder / ENCODER_DIR), device="cpu")
+        model = SentenceTransformer(str(folder / ENCODER_DIR), device="cpu", local_files_only=True)
         check_pairing(manifest, fingerprint(model), str(folder))
         model.eval()
         return cls(model, index, docids, read_documents(folder / DOCUMENTS), manifest)

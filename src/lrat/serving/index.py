@@ -14,6 +14,7 @@ import numpy as np
 from lrat.io import atomic_open, file_sha256, write_json
 from lrat.serving.models import ModelRef
 from lrat.serving.settings import IndexSettings
+from lrat.settings import Prefixes
 
 if TYPE_CHECKING:
     import faiss
@@ -89,9 +90,8 @@ def held_out_queries(queries: Path | None, split: str, limit: int, splits: Path 
 
 
 def build_index(ref: ModelRef, corpus: Path, out: Path, settings: IndexSettings, cache_dir: Path | None = None,
-                queries: Path | None = None, query_prefix: str = "", doc_prefix: str = "",
-                progress: bool = True, workers: int = 1, devices: list[str] | None = None,
-                splits: Path | None = None) -> dict[str, Any]:
+                queries: Path | None = None, prefixes: Prefixes = Prefixes(), progress: bool = True,
+                workers: int = 1, devices: list[str] | None = None, splits: Path | None = None) -> dict[str, Any]:
     """Write ``index.faiss``, ``docids.json`` and ``manifest.json`` into ``out``; returns the manifest.
 
     ``workers`` / ``devices``: processes that encode the corpus when it is not cached (`corpus_embeddings`); the
@@ -105,14 +105,14 @@ def build_index(ref: ModelRef, corpus: Path, out: Path, settings: IndexSettings,
     docids, texts = read_corpus(corpus)
     model = load_model(ref.path)
     weights = fingerprint(model)
-    vectors = corpus_embeddings(model, texts, cache_dir, doc_prefix, progress=progress, model_key=weights,
+    vectors = corpus_embeddings(model, texts, cache_dir, prefixes.doc, progress=progress, model_key=weights,
                                 workers=workers, devices=devices)
     index = make_index(vectors, settings)
     held_out, source = [], "none: exact search"
     recall = 1.0  # the exact index is its own reference
     if settings.type != "flat":
         held_out, source = held_out_queries(queries, settings.eval_split, settings.eval_max_queries, splits)
-        query_vectors = encode(model, [query_prefix + q for q in held_out]) if held_out else np.zeros((0, 1))
+        query_vectors = encode(model, [prefixes.query + q for q in held_out]) if held_out else np.zeros((0, 1))
         recall = recall_vs_exact(index, vectors, query_vectors)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_open(out / INDEX_FILE, "wb") as fh:
@@ -128,7 +128,7 @@ def build_index(ref: ModelRef, corpus: Path, out: Path, settings: IndexSettings,
         "recall_at_10_vs_exact": None if math.isnan(recall) else round(recall, 4),
         "recall_eval": {"queries": source, "n_queries": len(held_out),
                         "note": "exact search: 1.0 by construction" if settings.type == "flat" else ""},
-        "prefixes": {"query": query_prefix, "doc": doc_prefix},
+        "prefixes": prefixes.model_dump(),
         "seconds": round(time.perf_counter() - started, 2),
     }
     write_json(out / MANIFEST_FILE, manifest)

@@ -15,7 +15,8 @@ from lrat.serving.index import DOCIDS_FILE, INDEX_FILE, MANIFEST_FILE, IndexMism
 from lrat.serving.settings import BENTO_NAME, MODEL_NAME, ServeArgs
 
 KEY_LABEL = "lrat-key"  # label on BentoML models and bentos: a digest of what they were made from
-CODE_GLOBS = ("lrat/serving/*.py", "lrat/retrieval/*.py", "lrat/__init__.py", "lrat/_offline.py", "lrat/io.py")
+CODE_GLOBS = ("lrat/serving/*.py", "lrat/retrieval/*.py", "lrat/__init__.py", "lrat/_offline.py", "lrat/io.py",
+              "lrat/settings/*.py", "lrat/errors.py")
 
 
 def _digest(*parts: Any) -> str:

@@ -18,42 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lrat.retrieval.base import Hit
+from lrat.settings import Agent as AgentConfig  # params.yaml `agent:`
 from lrat.simulate import reasoning as say
 from lrat.simulate.vocab import RELATIONS
 from lrat.simulate.world import Entity, Question
 
 REL = {r.name: r for r in RELATIONS}
 _WORD = set("the a an of and that which who where on in to is was by for with".split())
-
-
-@dataclass(frozen=True)
-class AgentConfig:
-    k: int = 10
-    max_searches: int = 18
-    patience: int = 4  # failed searches on one target before moving to another known name
-    p_browse_known: float = 0.45  # a result whose title is a name the agent is looking for
-    p_browse_described: float = 0.35  # the page it needs, when its snippet shows the clue's signature phrase
-    p_browse_described_unshown: float | None = None  # ... when the snippet does not show it (None: same as shown)
-    p_browse_lookalike: float = 0.0  # another page whose snippet shows the clue's phrase (a distractor)
-    p_browse_other: float = 0.004
-    overlap_gain: float = 0.03  # unknown results are browsed more when the snippet shares the query's words
-    position_top: float = 1.1  # browse-probability factor at displayed rank 1 ...
-    position_bottom: float = 0.9  # ... and at rank k: weak position bias (paper: 0.12 vs 0.09)
-    shuffle_display: bool = True  # as in the paper's position-bias protocol
-    max_browses_per_search: int = 3
-    p_rebrowse: float = 0.02
-    mean_reasoning_evidence: float = 111.0
-    mean_reasoning_other: float = 77.0
-    p_negative_other: float = 0.3  # explicit negative judgement after a useless page
-    p_negative_evidence: float = 0.02
-    p_wrong_answer: float = 0.08
-    p_wrong_unverified: float = 0.6  # extra chance of a wrong answer, times the share of hops never verified
-    p_guess: float = 0.5  # out of budget: guess (a wrong answer) or stop without one
-    p_truncate: float = 0.02
-    p_verify_answer: float = 0.15
-    snippet_words: int = 48
-    verify_searches: tuple[int, ...] = (2, 2, 3, 4)  # searches re-checking a hop just found (drawn uniformly)
-    p_repeat_query: float = 0.7  # a re-check repeats an earlier query verbatim (agents do, pitfall 11.11)
 
 
 @dataclass

@@ -4,34 +4,33 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from lrat.cli_errors import usage_errors
-from lrat.params import read_params
+from lrat.cli_options import PARAMS, JsonOption, ParamsOption, QuietOption
+
+if TYPE_CHECKING:
+    from lrat.settings import Settings
 
 simulate_app = typer.Typer(
     no_args_is_help=True, rich_markup_mode=None,
     help="Generate the embedded default: a research world and a simulated search agent that writes real run files.",
 )
 
-PARAMS = Annotated[Path, typer.Option(help="params.yaml with the `world:`, `agent:` and `retrieval:` sections.")]
 SEED = Annotated[int | None, typer.Option(help="Random seed (default: `seed` in params.yaml).")]
-QUIET = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
-JSON = Annotated[bool, typer.Option("--json", help="Print the statistics as JSON on stdout.")]
 IF_SIMULATED = Annotated[bool, typer.Option("--if-simulated", help="Do nothing but say so (a note in --out and "
                                             "--metrics) when params.yaml's data.source is not 'simulated': the "
                                             "pipeline's simulator stages use it, so with your own logs nothing "
                                             "downstream depends on them.")]
 
 
-def skipped_by_source(values: dict[str, Any], out: Path, metrics: Path | None, stage: str) -> bool:
+def skipped_by_source(settings: Settings, out: Path, metrics: Path | None, stage: str) -> bool:
     """True (and a note left in ``out`` and ``metrics``) when the pipeline runs on the user's own logs."""
-    from lrat.benchmark import data_source
     from lrat.io import write_json
 
-    source = data_source(values)
+    source = settings.data.source
     if source == "simulated":
         return False
     note = {"skipped": f"data.source is {source}: the pipeline reads your files (params.yaml data:), not the "
@@ -41,12 +40,6 @@ def skipped_by_source(values: dict[str, Any], out: Path, metrics: Path | None, s
         write_json(metrics, note)
     typer.echo(f"{stage}: skipped ({note['skipped']})", err=True)
     return True
-
-
-def _cache(params: dict[str, Any]) -> Path | None:
-    from lrat.retrieval.encoder import cache_setting
-
-    return cache_setting(params.get("retrieval") or {})
 
 
 @simulate_app.command("world")
@@ -60,24 +53,25 @@ def world_command(
     ),
     retriever: Annotated[str, typer.Option(
         help="Retriever whose held-out evidence recall is measured ('' = none).")] = "base",
-    params: PARAMS = Path("params.yaml"),
+    params: ParamsOption = PARAMS,
     if_simulated: IF_SIMULATED = False,
-    quiet: QUIET = False,
-    json_out: JSON = False,
+    quiet: QuietOption = False,
+    json_out: JsonOption = False,
 ) -> None:
     """Generate a deterministic world: documents about made-up entities, multi-hop questions, evidence, splits.
 
     Sizes come from `world:` in params.yaml. Also measures the base retriever's evidence recall@10 on the
     held-out questions (metrics/world.json).
     """
+    from lrat.settings import load_settings
     from lrat.simulate.pipeline import build_world
 
     with usage_errors():
-        values = read_params(params)
-        if if_simulated and skipped_by_source(values, out, metrics, "world"):
+        settings = load_settings(params)
+        if if_simulated and skipped_by_source(settings, out, metrics, "world"):
             return
-    stats = build_world(out, seed if seed is not None else int(values.get("seed", 13)), values.get("world") or {},
-                        metrics, _cache(values), retriever, progress=not quiet)
+    stats = build_world(out, seed if seed is not None else settings.seed, settings.world, metrics,
+                        settings.retrieval.cache_dir, retriever, progress=not quiet)
     if json_out:
         typer.echo(json.dumps(stats, indent=2))
         return
@@ -100,27 +94,28 @@ def agent_command(
     seed: SEED = None,
     metrics: Annotated[Path | None, typer.Option(help="Where to write the run statistics JSON.")] = None,
     limit: Annotated[int | None, typer.Option(help="Run only the first N questions of the split.", min=1)] = None,
-    params: PARAMS = Path("params.yaml"),
+    params: ParamsOption = PARAMS,
     if_simulated: IF_SIMULATED = False,
-    quiet: QUIET = False,
-    json_out: JSON = False,
+    quiet: QuietOption = False,
+    json_out: JsonOption = False,
 ) -> None:
     """Run the simulated search agent (think → search → browse → answer) on a split of the world's questions.
 
     Writes BrowseComp-Plus run files in the LRAT authors' format (`DocID:` results, `get_document` browses),
     which `lrat ingest` reads like any real agent's logs. Behaviour settings: `agent:` in params.yaml.
     """
-    from lrat.simulate.pipeline import agent_config, run_agents
+    from lrat.settings import load_settings
+    from lrat.simulate.pipeline import run_agents
 
     with usage_errors():
-        values = read_params(params)
-        if if_simulated and skipped_by_source(values, out, metrics, "trajectories"):
+        settings = load_settings(params)
+        if if_simulated and skipped_by_source(settings, out, metrics, "trajectories"):
             return
         if not world.is_dir():
             raise FileNotFoundError(f"world folder {world} not found: run `lrat simulate world --out {world}`")
-        cfg = agent_config(values.get("agent") or {})
-        summary = run_agents(world, split, retriever, out, seed if seed is not None else int(values.get("seed", 13)),
-                             cfg, metrics, _cache(values), limit, progress=not quiet)
+        summary = run_agents(world, split, retriever, out, seed if seed is not None else settings.seed,
+                             settings.agent, metrics, settings.retrieval.cache_dir, limit, progress=not quiet,
+                             prefixes=settings.retrieval.prefixes)
     if json_out:
         typer.echo(json.dumps(summary, indent=2))
     else:

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import statistics
 from pathlib import Path
 from typing import Any
 
 from lrat.io import write_json
 from lrat.progress import progress_bar
+from lrat.settings import Prefixes
+from lrat.settings import World as WorldSettings
 from lrat.simulate.agent import AgentConfig
 from lrat.simulate.export import world_stats, write_world
 from lrat.simulate.store import load_world, save_state
@@ -19,7 +20,7 @@ SPLITS = ("train", "dev", "test")
 
 
 def open_retriever(spec: str, corpus: Path, cache_dir: Path | None, world: World | None = None,
-                   query_prefix: str = "", doc_prefix: str = "", progress: bool = True) -> Any:
+                   prefixes: Prefixes = Prefixes(), progress: bool = True) -> Any:
     """``base`` | a model folder | an MLflow model URI | ``http(s)://`` service | ``oracle`` (needs the world)."""
     if spec.startswith(("http://", "https://")):
         from lrat.retrieval.http import HttpRetriever
@@ -33,7 +34,7 @@ def open_retriever(spec: str, corpus: Path, cache_dir: Path | None, world: World
         if world is None:
             raise ValueError("the oracle retriever needs the world")
         return OracleRetriever(LocalRetriever.build("base", corpus, cache_dir, progress=progress), world)
-    return LocalRetriever.build(spec, corpus, cache_dir, query_prefix, doc_prefix, progress=progress)
+    return LocalRetriever.build(spec, corpus, cache_dir, prefixes, progress=progress)
 
 
 def evidence_recall(retriever: Any, world: World, split: str, ks: tuple[int, ...] = (10, 100)) -> dict[str, Any]:
@@ -49,13 +50,12 @@ def evidence_recall(retriever: Any, world: World, split: str, ks: tuple[int, ...
     return out
 
 
-def build_world(out: Path, seed: int, sizes: dict[str, Any], metrics: Path | None, cache_dir: Path | None,
+def build_world(out: Path, seed: int, sizes: WorldSettings, metrics: Path | None, cache_dir: Path | None,
                 retriever: str = "base", progress: bool = True) -> dict[str, Any]:
     world = generate_world(
-        seed, n_docs=int(sizes.get("n_docs", 4000)), n_questions=int(sizes.get("n_questions", 1200)),
-        hops=(int(sizes.get("min_hops", 2)), int(sizes.get("max_hops", 4))),
-        background_share=float(sizes.get("background_share", 0.15)),
-        split=tuple(sizes.get("split", (0.7, 0.1, 0.2))), name_rate=float(sizes.get("name_rate", 0.9)),
+        seed, n_docs=int(sizes.n_docs), n_questions=int(sizes.n_questions),
+        hops=(int(sizes.min_hops), int(sizes.max_hops)), background_share=float(sizes.background_share),
+        split=tuple(sizes.split), name_rate=float(sizes.name_rate),
     )
     write_world(world, out)
     save_state(world, out)
@@ -71,25 +71,16 @@ def build_world(out: Path, seed: int, sizes: dict[str, Any], metrics: Path | Non
     return stats
 
 
-def agent_config(section: dict[str, Any]) -> AgentConfig:
-    fields = {f.name for f in dataclasses.fields(AgentConfig)}
-    unknown = sorted(set(section) - fields - {"retriever", "split", "workers"})
-    if unknown:
-        raise ValueError(f"unknown agent settings in params.yaml: {', '.join(unknown)}")
-    values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in section.items() if k in fields}
-    return AgentConfig(**values)
-
-
 def run_agents(world_dir: Path, split: str, retriever: str, out: Path, seed: int, cfg: AgentConfig,
                metrics: Path | None, cache_dir: Path | None, limit: int | None = None,
-               progress: bool = True) -> dict[str, Any]:
+               progress: bool = True, prefixes: Prefixes = Prefixes()) -> dict[str, Any]:
     from lrat.simulate.driver import simulate
 
     world = load_world(world_dir)
     questions = [q for q in world.questions if split in ("all", q.split)][: limit or None]
     if not questions:
         raise ValueError(f"no questions in split {split!r} (choose train, dev, test or all)")
-    engine = open_retriever(retriever, world_dir / "corpus.jsonl", cache_dir, world, progress=progress)
+    engine = open_retriever(retriever, world_dir / "corpus.jsonl", cache_dir, world, prefixes, progress=progress)
     held_out = None if split in ("test", "all") else {d for q in world.questions if q.split == "test"
                                                          for d in q.evidence}
     with progress_bar(len(questions), f"agents on {split}", enabled=progress) as update:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from lrat.cli_errors import usage_errors
-from lrat.params import read_params
+from lrat.cli_options import PARAMS, JsonOption, ParamsOption, QuietOption
 
 
 def split_command(
@@ -24,10 +24,9 @@ def split_command(
     metrics: Annotated[Path | None, typer.Option(help="Where to write the split report JSON.")] = (
         Path("metrics/split.json")
     ),
-    params: Annotated[Path, typer.Option(help="params.yaml: `seed`, `data:` (source, queries, qrels_evidence) and "
-                                         "`split:` (test, dev, file).")] = Path("params.yaml"),
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON on stdout.")] = False,
+    params: ParamsOption = PARAMS,
+    quiet: QuietOption = False,
+    json_out: JsonOption = False,
 ) -> None:
     """Write the held-out questions every later stage uses (<out>/splits.json: train, test[, dev]).
 
@@ -38,12 +37,13 @@ def split_command(
     qrels of two benchmarks, an empty test split).
     """
     from lrat.benchmark import Benchmark
+    from lrat.settings import load_settings
     from lrat.split.make import make_split, split_settings
 
     with usage_errors():
-        values = read_params(params)
+        values = load_settings(params)
         settings = split_settings(values)
-        bench = Benchmark.from_params(values)
+        bench = Benchmark.from_settings(values.data)
         queries, qrels_evidence = queries or bench.queries, qrels_evidence or bench.qrels_evidence
         for path in (queries, qrels_evidence, trajectories):
             if path is not None and not path.is_file():

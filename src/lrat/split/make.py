@@ -11,34 +11,32 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from lrat.benchmark import TRAIN, read_splits
 from lrat.io import write_json
 
+if TYPE_CHECKING:
+    from lrat.settings import Settings
+
 EXAMPLES = 20
 
 
 @dataclass(frozen=True)
 class SplitSettings:
-    source: str = "simulated"    # data.source
-    test: float = 0.2            # held-out share of the questions with evidence
-    dev: float = 0.0
-    file: Path | None = None     # a splits.json the benchmark ships, used as it is
-    seed: int = 13
+    source: str        # data.source
+    test: float        # held-out share of the questions with evidence
+    dev: float
+    file: Path | None  # a splits.json the benchmark ships, used as it is
+    seed: int
 
 
-def split_settings(values: dict[str, Any]) -> SplitSettings:
-    from lrat.benchmark import data_source
-
-    section = values.get("split") or {}
-    test, dev = float(section.get("test", 0.2)), float(section.get("dev", 0.0))
-    if not 0 < test < 1 or not 0 <= dev < 1 or test + dev >= 1:
-        raise ValueError(f"split.test {test} and split.dev {dev}: expected 0 < test, 0 <= dev, test + dev < 1")
-    file = section.get("file")
-    return SplitSettings(data_source(values), test, dev, Path(file) if file else None, int(values.get("seed", 13)))
+def split_settings(settings: Settings) -> SplitSettings:
+    """What `lrat split` reads of params.yaml: `data.source`, `split:` and `seed`."""
+    split = settings.split
+    return SplitSettings(settings.data.source, float(split.test), float(split.dev), split.file, settings.seed)
 
 
 def seeded_split(questions: list[str], test: float, dev: float, seed: int) -> dict[str, list[str]]:

@@ -4,41 +4,39 @@ questions, each an MLflow run in one experiment so they sit side by side in the 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
 from lrat.benchmark import Benchmark, as_benchmark, held_out_questions
 from lrat.io import atomic_open, write_json
-from lrat.training.train import TrainConfig, train
+from lrat.settings import Mine, Retrieval, Train
+from lrat.training.train import train
 
 METRICS = ("recall@10", "recall@100", "ndcg@10", "mrr@10")
 
 
-def variants(cfg: TrainConfig) -> dict[str, TrainConfig]:
+def variants(cfg: Train) -> dict[str, Train]:
     """naive and filter share every setting of the lrat run except what the ablation switches off."""
-    plain = dataclasses.replace(cfg, loss="mnrl", experiment=f"{cfg.experiment}-ablation")
-    return {
-        "naive": dataclasses.replace(plain, data=dataclasses.replace(cfg.data, rows="all", weights=False)),
-        "filter": dataclasses.replace(plain, data=dataclasses.replace(cfg.data, rows="satisfied", weights=False)),
-    }
+    plain = {"loss": "mnrl", "experiment": f"{cfg.experiment}-ablation", "weights": False}
+    return {"naive": cfg.model_copy(update={**plain, "rows": "all"}),
+            "filter": cfg.model_copy(update={**plain, "rows": "satisfied"})}
 
 
-def naive_labels(trajectories: Path, corpus: Path, out: Path, mine_params: dict[str, Any],
+def naive_labels(trajectories: Path, corpus: Path, out: Path, mine_settings: Mine,
                  held_out: set[str] | None = None) -> dict[str, Any]:
     """The naive ablation's labels: the same mining with a judge that keeps every browse (and, as the pipeline's
     labels, none from a held-out question)."""
     from lrat.mining.options import resolve_options
     from lrat.mining.run import mine
 
-    params = {k: v for k, v in mine_params.items() if k not in ("judge_cache",)}
-    return mine(trajectories, corpus, out, resolve_options(None, params, {"judge": "none"}), progress=False,
+    settings = mine_settings.model_copy(update={"judge_cache": None})
+    return mine(trajectories, corpus, out, resolve_options(None, settings, {"judge": "none"}), progress=False,
                 held_out=held_out)
 
 
-def _variant(name: str, labels: Path, out: Path, cfg: TrainConfig, corpus: Path, bench: Benchmark,
-             retrieval: dict[str, Any], threads: int | None, progress: bool) -> dict[str, Any]:
+def _variant(name: str, labels: Path, out: Path, cfg: Train, corpus: Path, bench: Benchmark,
+             retrieval: Retrieval, threads: int | None, progress: bool) -> dict[str, Any]:
     """Train one variant, then encode the benchmark's corpus with the saved model into the vector cache, so the
     evaluation afterwards only reads vectors. ``threads``: this process's torch threads (a job of a pool)."""
     if threads is not None:
@@ -48,26 +46,23 @@ def _variant(name: str, labels: Path, out: Path, cfg: TrainConfig, corpus: Path,
     summary = train(labels, out, cfg, name=name, tags={"ablation": name}, progress=progress, corpus=corpus)
     from lrat.retrieval.local import LocalRetriever
 
-    LocalRetriever.build(str(out), bench.corpus, _cache_dir(retrieval), doc_prefix=retrieval.get("doc_prefix", ""),
-                         progress=progress)
+    LocalRetriever.build(str(out), bench.corpus, _cache_dir(retrieval), retrieval.prefixes, progress=progress)
     return summary
 
 
-def _cache_dir(retrieval: dict[str, Any]) -> Path:
-    """Always a cache, even with ``retrieval.cache_dir: null``: the jobs hand their vectors to the scoring through
-    it."""
-    from lrat.retrieval.encoder import DEFAULT_CACHE, cache_setting
-
-    return cache_setting(retrieval) or DEFAULT_CACHE
+def _cache_dir(retrieval: Retrieval) -> Path:
+    """Always a cache, even with ``retrieval.cache_dir: null`` (then the default folder): the jobs hand their
+    vectors to the scoring through it."""
+    return retrieval.cache_dir or Retrieval().cache_dir
 
 
-def train_variants(todo: dict[str, tuple[Path, TrainConfig]], models_dir: Path, corpus: Path, bench: Benchmark,
-                   retrieval: dict[str, Any], n_jobs: int = 1, progress: bool = True) -> dict[str, dict[str, Any]]:
+def train_variants(todo: dict[str, tuple[Path, Train]], models_dir: Path, corpus: Path, bench: Benchmark,
+                   retrieval: Retrieval, n_jobs: int = 1, progress: bool = True) -> dict[str, dict[str, Any]]:
     """Each variant of ``todo`` (name → labels, settings) trained and its corpus encoded, ``n_jobs`` at a time.
 
     Why processes: two independent trainings on 2 CPU cores, one thread each, finish about 25 % sooner than one
-    after the other with two threads each (torch's second thread gains far less than a second process: README,
-    "Training and evaluation"). Each job gets its share of this process's torch threads; the models are the same
+    after the other with two threads each (torch's second thread gains far less than a second process: see
+    docs/measurements/benchmarks.md). Each job gets its share of this process's torch threads; the models are the same
     settings and rows either way (floats may differ in the last bits with the thread count)."""
     n_jobs = max(1, min(n_jobs, len(todo)))
     if n_jobs == 1:
@@ -107,7 +102,7 @@ def train_variants(todo: dict[str, tuple[Path, TrainConfig]], models_dir: Path, 
 
 def run_ablation(trajectories: Path, corpus: Path, labels: Path, lrat_model: Path, world: Benchmark | Path,
                  models_dir: Path,
-                 cfg: TrainConfig, mine_params: dict[str, Any], retrieval: dict[str, Any], out: Path,
+                 cfg: Train, mine_settings: Mine, retrieval: Retrieval, out: Path,
                  plot: Path | None = None, progress: bool = True, jobs: int = 1) -> dict[str, Any]:
     """``jobs``: variants trained at once (`train_variants`)."""
     import mlflow
@@ -118,15 +113,14 @@ def run_ablation(trajectories: Path, corpus: Path, labels: Path, lrat_model: Pat
     models_dir.mkdir(parents=True, exist_ok=True)
     naive_rows = models_dir / "naive_labels.jsonl"
     bench = as_benchmark(world)
-    naive_labels(trajectories, corpus, naive_rows, mine_params, held_out_questions(bench.splits))
+    naive_labels(trajectories, corpus, naive_rows, mine_settings, held_out_questions(bench.splits))
     runs: dict[str, str | None] = {"base": None, "lrat": None}
     specs = {"base": cfg.base_model}
     todo = {name: (naive_rows if name == "naive" else labels, variant) for name, variant in variants(cfg).items()}
     for name, summary in train_variants(todo, models_dir, corpus, bench, retrieval, jobs, progress).items():
         runs[name], specs[name] = summary["run_id"], str(models_dir / name)
     specs["lrat"] = str(lrat_model)
-    result = evaluate_offline(specs, bench, "test", _cache_dir(retrieval),
-                              retrieval.get("query_prefix", ""), retrieval.get("doc_prefix", ""), progress)
+    result = evaluate_offline(specs, bench, "test", _cache_dir(retrieval), retrieval.prefixes, progress)
     use_experiment(f"{cfg.experiment}-ablation")
     trained = json.loads((lrat_model / "lrat_train.json").read_text()) if (lrat_model / "lrat_train.json").exists() \
         else {}

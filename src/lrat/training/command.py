@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from lrat.cli_errors import usage_errors
-from lrat.params import read_params
+from lrat.cli_options import PARAMS, JsonOption, ParamsOption, QuietOption
 
 
 def train_command(
@@ -30,11 +30,11 @@ def train_command(
     ),
     corpus: Annotated[Path | None, typer.Option(help="corpus.jsonl that compact labels (docids only) are joined "
                                                 "with; default: `data.corpus` in params.yaml.")] = None,
-    params: Annotated[Path, typer.Option(help="params.yaml with the `train:` section.")] = Path("params.yaml"),
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON on stdout.")] = False,
+    params: ParamsOption = PARAMS,
+    quiet: QuietOption = False,
+    json_out: JsonOption = False,
 ) -> None:
-    """Fine-tune the retriever on agent-mined labels with the weighted InfoNCE loss (method §6), as an MLflow run.
+    """Fine-tune the retriever on agent-mined labels with the weighted InfoNCE loss (LRAT step 4), as an MLflow run.
 
     Settings: `train:` in params.yaml (base model, epochs, lr, batch size, max length, negatives per row, loss,
     rows, weights, device). The store is $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db at the repository root.
@@ -43,14 +43,14 @@ def train_command(
     --num_processes N --no_python lrat train ...`); train.batch_size stays the global batch and rank 0 logs the
     one MLflow run. Exit 0 on success, 2 on usage errors.
     """
-    from lrat.training.train import train, train_config
+    from lrat.settings import load_settings
+    from lrat.training.train import train
 
     with usage_errors():
-        values = read_params(params)
-        cfg = train_config(values.get("train") or {}, values.get("retrieval") or {})
-        if corpus is None and (values.get("data") or {}).get("corpus"):
-            corpus = Path(values["data"]["corpus"])
-        summary = train(labels, out, cfg, name=name, mining_metrics=mining_metrics, metrics_out=metrics,
+        settings = load_settings(params)
+        if corpus is None and settings.data.given("corpus"):
+            corpus = settings.data.corpus
+        summary = train(labels, out, settings.train, name=name, mining_metrics=mining_metrics, metrics_out=metrics,
                         progress=not quiet, validation=validation, corpus=corpus)
     if "rank" in summary:  # a non-zero rank of a torchrun / accelerate launch: rank 0 reports
         return
@@ -84,16 +84,13 @@ def ablation_command(
     plot: Annotated[Path | None, typer.Option(help="PNG of the four models side by side.")] = (
         Path("reports/ablation.png")
     ),
-    params: Annotated[Path, typer.Option(help="params.yaml (`train:`, `mine:`, `retrieval:`, `ablation:`).")] = (
-        Path("params.yaml")
-    ),
+    params: ParamsOption = PARAMS,
     jobs: Annotated[int | None, typer.Option(
         min=1, show_default=False,
         help="Variants (naive, filter) trained and encoded at once, each in its own process with its share of the "
-             "CPU threads; 1 = one after the other in this process. Default: `ablation.jobs` in params.yaml (1 "
-             "when absent).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON on stdout.")] = False,
+             "CPU threads; 1 = one after the other in this process. Default: `ablation.jobs` in params.yaml.")] = None,
+    quiet: QuietOption = False,
+    json_out: JsonOption = False,
 ) -> None:
     """The paper's ablation: base, naive (every browse a positive, no weights), filter (judged-relevant rows, no
     weights) and lrat (filter + reasoning weights), on the held-out test questions; one MLflow run each in the
@@ -101,18 +98,17 @@ def ablation_command(
     """
     from lrat.benchmark import Benchmark
     from lrat.evaluation.offline import check_world
+    from lrat.settings import load_settings
     from lrat.training.ablation import run_ablation
-    from lrat.training.train import train_config
 
     with usage_errors():
-        values = read_params(params)
-        cfg = train_config(values.get("train") or {}, values.get("retrieval") or {})
-        bench = Benchmark.from_folder(world) if world is not None else Benchmark.from_params(values, splits)
+        settings = load_settings(params)
+        bench = Benchmark.from_folder(world) if world is not None else Benchmark.from_settings(settings.data, splits)
         corpus = corpus or bench.corpus
         check_world(bench)
-        report = run_ablation(trajectories, corpus, labels, lrat_model, bench, models_dir, cfg,
-                              values.get("mine") or {}, values.get("retrieval") or {}, out, plot,
-                              progress=not quiet, jobs=jobs or (values.get("ablation") or {}).get("jobs", 1))
+        report = run_ablation(trajectories, corpus, labels, lrat_model, bench, models_dir, settings.train,
+                              settings.mine, settings.retrieval, out, plot, progress=not quiet,
+                              jobs=jobs or settings.ablation.jobs)
     if json_out:
         typer.echo(json.dumps(report, indent=2))
         return

@@ -11,20 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lrat.io import read_jsonl
 
-
-@dataclass(frozen=True)
-class DataConfig:
-    rows: str = "satisfied"  # satisfied (judge-kept positives) | all (every browse, as the naive ablation)
-    weights: bool = True  # False: every row weight 1 (plain InfoNCE)
-    n_negatives: int = 1
-    max_rows: int | None = None  # a deterministic sample of the rows, for a time budget
-    seed: int = 13
+if TYPE_CHECKING:
+    from lrat.settings import Train
 
 
 _TEXT_KEYS = frozenset({"query", "pos", "negs", "satisfied"})
@@ -42,7 +35,7 @@ def _sample_key(row: dict[str, Any], seed: int) -> str:
     return hashlib.sha256(f"{seed}\t{json.dumps(event)}".encode()).hexdigest()
 
 
-def training_rows(labels: Path, cfg: DataConfig, corpus: Path | None = None
+def training_rows(labels: Path, cfg: Train, corpus: Path | None = None
                   ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """The rows to train on, and counts of what was left out and why (logged with the run). ``corpus``: the
     corpus compact labels were mined from (unused for text labels); a missing or different one is an error."""
@@ -94,7 +87,7 @@ def training_rows(labels: Path, cfg: DataConfig, corpus: Path | None = None
     return out, counts
 
 
-def _record(row: dict[str, Any], cfg: DataConfig) -> dict[str, Any]:
+def _record(row: dict[str, Any], cfg: Train) -> dict[str, Any]:
     record = {"anchor": row["query"], "positive": row["pos"]}
     for i, text in enumerate(row["negs"][: cfg.n_negatives], start=1):  # hardest first, as mined
         record[f"negative_{i}"] = text

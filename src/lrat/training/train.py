@@ -12,62 +12,18 @@ talks to MLflow and writes the model folder, so one launch is one run and one mo
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import math
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lrat.io import file_sha256, write_json
-from lrat.training.data import DataConfig, to_dataset, training_rows
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    base_model: str = "base"  # base (packaged MiniLM) | a sentence-transformers folder | models:/name@alias
-    epochs: float = 1.0
-    lr: float = 5e-5
-    batch_size: int = 32
-    max_seq_length: int = 128
-    loss: str = "weighted"  # weighted (LRAT) | mnrl (plain InfoNCE)
-    scale: float = 50.0  # 1/τ, τ = 0.02 as in the paper
-    warmup_ratio: float = 0.1
-    save_steps: int = 25
-    resume: bool = True
-    experiment: str = "lrat"
-    device: str = "auto"  # auto (CUDA when present, else CPU) | cpu | cuda
-    precision: str = "fp32"  # fp32 | bf16 (mixed precision, as the paper trained on GPUs)
-    query_prefix: str = ""
-    doc_prefix: str = ""
-    data: DataConfig = field(default_factory=DataConfig)
-
-
-def train_config(section: dict[str, Any], retrieval: dict[str, Any] | None = None) -> TrainConfig:
-    """params.yaml `train:` (+ prefixes from `retrieval:`) → TrainConfig; unknown keys are errors."""
-    data_keys = {f.name for f in dataclasses.fields(DataConfig)}
-    own = {f.name for f in dataclasses.fields(TrainConfig)} - {"data"}
-    unknown = sorted(set(section) - data_keys - own)
-    if unknown:
-        raise ValueError(f"unknown train settings in params.yaml: {', '.join(unknown)}")
-    values = {k: v for k, v in section.items() if k in own and v is not None}
-    for key in ("query_prefix", "doc_prefix"):
-        if key not in values and retrieval and retrieval.get(key):
-            values[key] = retrieval[key]
-    data = DataConfig(**{k: v for k, v in section.items() if k in data_keys and k != "seed"},
-                      seed=int(section.get("seed", DataConfig.seed)))
-    cfg = TrainConfig(**values, data=data)
-    if cfg.loss not in ("weighted", "mnrl"):
-        raise ValueError(f"train.loss must be 'weighted' or 'mnrl', not {cfg.loss!r}")
-    if cfg.device not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"train.device must be 'auto', 'cpu' or 'cuda', not {cfg.device!r}")
-    if cfg.precision not in ("fp32", "bf16"):
-        raise ValueError(f"train.precision must be 'fp32' or 'bf16', not {cfg.precision!r}")
-    return cfg
+from lrat.settings import Train
+from lrat.training.data import to_dataset, training_rows
 
 
 def process_group() -> tuple[int, int]:
@@ -92,7 +48,7 @@ def _use_cpu(device: str) -> bool:
     return not torch.cuda.is_available()
 
 
-def _loss(model: Any, cfg: TrainConfig) -> Any:
+def _loss(model: Any, cfg: Train) -> Any:
     if cfg.loss == "weighted":
         from lrat.training.losses import WeightedInfoNCELoss
 
@@ -128,7 +84,7 @@ def _callback() -> Any:
     return LogToMlflow()
 
 
-def _trainer(model: Any, args: Any, rows: list[dict[str, Any]], cfg: TrainConfig, callbacks: list[Any],
+def _trainer(model: Any, args: Any, rows: list[dict[str, Any]], cfg: Train, callbacks: list[Any],
              progress: bool) -> Any:
     from sentence_transformers import SentenceTransformerTrainer
 
@@ -141,7 +97,7 @@ def _trainer(model: Any, args: Any, rows: list[dict[str, Any]], cfg: TrainConfig
     return trainer
 
 
-def _follow(model: Any, args: Any, rows: list[dict[str, Any]], cfg: TrainConfig, checkpoints: Path,
+def _follow(model: Any, args: Any, rows: list[dict[str, Any]], cfg: Train, checkpoints: Path,
             rank: int) -> dict[str, Any]:
     """A non-zero rank: the same steps as rank 0 (its own share of each global batch, its own RNG state in the
     checkpoints), but no MLflow run and no files of its own; rank 0 reports for the launch."""
@@ -155,19 +111,19 @@ def _save(model: Any, out: Path) -> None:
     """Write the model folder beside ``out`` and swap it in, so a reader never sees half a model."""
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save(str(tmp))
+    model.save(str(tmp), create_model_card=False)  # a model card asks the Hub about the base model
     if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)
 
 
-def train(labels: Path, out: Path, cfg: TrainConfig, *, name: str = "lrat", mining_metrics: Path | None = None,
+def train(labels: Path, out: Path, cfg: Train, *, name: str = "lrat", mining_metrics: Path | None = None,
           metrics_out: Path | None = None, tags: dict[str, str] | None = None, progress: bool = True,
           validation: Path | None = None, corpus: Path | None = None) -> dict[str, Any]:
     rank, world = process_group()
     main = rank == 0
     batch = per_process_batch(cfg.batch_size, world)
-    rows, counts = training_rows(labels, cfg.data, corpus=corpus)
+    rows, counts = training_rows(labels, cfg, corpus=corpus)
     if world > 1 and len(rows) % cfg.batch_size:
         # Every process must take the same number of steps (the loss and DDP run collectives each step), so the
         # rows that do not fill a last global batch are left out, and counted.
@@ -177,13 +133,14 @@ def train(labels: Path, out: Path, cfg: TrainConfig, *, name: str = "lrat", mini
         if not rows:
             raise ValueError(f"{labels}: fewer rows ({counts['uneven_tail']}) than one global batch "
                              f"(train.batch_size {cfg.batch_size})")
+    prefixes = cfg.prefixes
     for row in rows:
-        row["anchor"] = cfg.query_prefix + row["anchor"]
+        row["anchor"] = prefixes.query + row["anchor"]
         for key in row:
             if key == "positive" or key.startswith("negative_"):
-                row[key] = cfg.doc_prefix + row[key]
+                row[key] = prefixes.doc + row[key]
     labels_hash = file_sha256(labels)
-    key = hashlib.sha256(json.dumps([labels_hash, dataclasses.asdict(cfg)], sort_keys=True).encode()).hexdigest()
+    key = hashlib.sha256(json.dumps([labels_hash, cfg.model_dump(mode="json")], sort_keys=True).encode()).hexdigest()
     checkpoints = out.parent / ".checkpoints" / f"{name}-{key[:12]}"
 
     import mlflow
@@ -202,7 +159,7 @@ def train(labels: Path, out: Path, cfg: TrainConfig, *, name: str = "lrat", mini
     steps = math.ceil(len(rows) / cfg.batch_size * cfg.epochs)
     args = SentenceTransformerTrainingArguments(
         output_dir=str(checkpoints), num_train_epochs=cfg.epochs, per_device_train_batch_size=batch,
-        learning_rate=cfg.lr, warmup_steps=math.ceil(steps * cfg.warmup_ratio), seed=cfg.data.seed,
+        learning_rate=cfg.lr, warmup_steps=math.ceil(steps * cfg.warmup_ratio), seed=cfg.seed,
         batch_sampler=BatchSamplers.NO_DUPLICATES, use_cpu=_use_cpu(cfg.device), report_to="none",
         save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=1,
         logging_steps=max(1, min(10, steps // 10)), disable_tqdm=not progress, dataloader_pin_memory=False,
@@ -214,7 +171,7 @@ def train(labels: Path, out: Path, cfg: TrainConfig, *, name: str = "lrat", mini
     use_experiment(cfg.experiment)
     status, verdict = validation_status(validation, labels_hash)
     with mlflow.start_run(run_name=name, tags={**(tags or {}), "validation.status": status}) as run:
-        mlflow.log_params({k: str(v)[:500] for k, v in flat("", dataclasses.asdict(cfg)).items()})
+        mlflow.log_params({k: str(v)[:500] for k, v in flat("", cfg.model_dump()).items()})
         mlflow.log_params({"labels.path": str(labels), "labels.sha256": labels_hash,
                            "git.commit": git_commit() or "unknown", "rows.used": counts["rows"],
                            "processes": world, "batch_size.per_process": batch})
@@ -235,7 +192,8 @@ def train(labels: Path, out: Path, cfg: TrainConfig, *, name: str = "lrat", mini
         resume = cfg.resume and any(checkpoints.glob("checkpoint-*"))
         result = trainer.train(resume_from_checkpoint=True if resume else None)
         _save(model, out)
-        mlflow.sentence_transformers.log_model(model, name="model", pip_requirements=pip_requirements())
+        mlflow.sentence_transformers.log_model(model, name="model", pip_requirements=pip_requirements(),
+                                               create_model_card=False)
         summary = {"name": name, "run_id": run.info.run_id, "experiment": cfg.experiment, "model": str(out),
                    "rows": counts, "steps": int(result.global_step), "train_loss": round(float(result.training_loss),
                                                                                           5),

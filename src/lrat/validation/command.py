@@ -5,24 +5,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-
-def _usage_error(message: str) -> typer.Exit:
-    typer.echo(f"Error: {message}", err=True)
-    return typer.Exit(2)
-
-
-def _read_params(path: Path) -> dict[str, Any]:
-    """params.yaml as a dict; a missing file means defaults, an unreadable one is a usage error."""
-    from lrat.params import read_params
-
-    try:
-        return read_params(path)
-    except ValueError as exc:
-        raise _usage_error(str(exc)) from None
+from lrat.cli_errors import usage_errors
+from lrat.cli_options import PARAMS, JsonOption, ParamsOption
 
 
 def validate_command(
@@ -44,9 +32,8 @@ def validate_command(
                                                 "from a question of a split other than train (the check names "
                                                 "the leaking questions). Without it that check is skipped.",
                                                 exists=True, dir_okay=False, show_default=False)] = None,
-    params: Annotated[Path, typer.Option("--params", help="params.yaml: bounds from its `validate:` section over "
-                                         "the defaults; missing file = defaults.")] = Path("params.yaml"),
-    json_out: Annotated[bool, typer.Option("--json", help="Print the result JSON on stdout.")] = False,
+    params: ParamsOption = PARAMS,
+    json_out: JsonOption = False,
 ) -> None:
     """Check the mined labels against the versioned `lrat_labels` expectation suite (Great Expectations):
     non-empty texts, pos not among its negatives, unique positives per search, negatives for kept rows, weight
@@ -57,28 +44,21 @@ def validate_command(
     2 on usage errors (missing or unreadable files, a bad labels line, bad bounds, compact labels whose corpus
     changed since mining).
     """
-    data = _read_params(params)
-    section = data.get("validate") or {}
-    if not isinstance(section, dict):
-        raise _usage_error(f"{params}: `validate:` must be a mapping")
-    if qrels_evidence is None:
-        default = (data.get("data") or {}).get("qrels_evidence")
-        if default:
-            qrels_evidence = Path(default)
-            if not qrels_evidence.is_file():
-                raise _usage_error(f"{params} data.qrels_evidence: {qrels_evidence} not found (pass --qrels-evidence)")
-
-    if corpus is None and (data.get("data") or {}).get("corpus"):
-        corpus = Path(data["data"]["corpus"])  # read only when the labels are compact
-
+    from lrat.settings import load_settings
     from lrat.validation.gate import validate
     from lrat.validation.report import failure_lines
 
-    try:
-        result = validate(labels, bounds=section, qrels_evidence=qrels_evidence, out=out, report=report,
+    with usage_errors():
+        settings = load_settings(params)
+        if qrels_evidence is None and settings.data.given("qrels_evidence"):
+            qrels_evidence = settings.data.qrels_evidence
+            if not qrels_evidence.is_file():
+                raise FileNotFoundError(f"{params} data.qrels_evidence: {qrels_evidence} not found (pass "
+                                        "--qrels-evidence)")
+        if corpus is None and settings.data.given("corpus"):
+            corpus = settings.data.corpus  # read only when the labels are compact
+        result = validate(labels, bounds=settings.validate_, qrels_evidence=qrels_evidence, out=out, report=report,
                           corpus=corpus, splits=splits)
-    except (ValueError, OSError) as exc:
-        raise _usage_error(str(exc)) from None
     if json_out:
         typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
     for line in failure_lines(result):

@@ -21,6 +21,7 @@ from lrat.analyze.run import load_qrels_evidence
 from lrat.benchmark import held_out_questions
 from lrat.io import atomic_open, file_sha256, read_jsonl, write_json
 from lrat.mining.compact import HASH_KEY, TEXT_KEYS, CorpusJoin, is_compact
+from lrat.settings import Validate
 from lrat.validation.report import render_markdown
 from lrat.validation.suite import (
     EVIDENCE_CHECKS,
@@ -231,7 +232,7 @@ def _skipped(expectation: Any, reason: str) -> dict[str, Any]:
             "expected": expectation.meta["expected"], "details": {"reason": reason}}
 
 
-def validate(labels: Path, *, bounds: dict | None = None, qrels_evidence: Path | None = None,
+def validate(labels: Path, *, bounds: Validate | dict | None = None, qrels_evidence: Path | None = None,
              out: Path | None = None, report: Path | None = None, corpus: Path | None = None,
              splits: Path | None = None) -> dict[str, Any]:
     """Run the ``lrat_labels`` suite on a labels JSONL file; write the result JSON to ``out`` and a Markdown

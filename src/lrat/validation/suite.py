@@ -30,16 +30,12 @@ from great_expectations.expectations import (
     ExpectTableRowCountToBeBetween,
 )
 
+from lrat.settings import Validate
+
 SUITE_NAME = "lrat_labels"
 SUITE_VERSION = "2"  # bump when an expectation is added, removed or changes meaning
 
-DEFAULT_BOUNDS: dict[str, Any] = {
-    "min_rows": 1,
-    "weight_mean": [0.98, 1.02],
-    "satisfied_ratio": [0.5, 0.99],
-    "reasoning_len_quantiles": {"0.5": [5, 2000], "0.9": [10, 4000]},
-    "evidence_retention_min": 0.9,
-}
+DEFAULT_BOUNDS: dict[str, Any] = Validate().model_dump()  # params.yaml `validate:` left out
 
 # The two checks that need evidence qrels; they are skipped (not failed) without them.
 EVIDENCE_CHECKS = ("evidence_retention", "evidence_beats_non_evidence")
@@ -72,12 +68,12 @@ def _pair(key: str, value: Any) -> list[float | None]:
     return list(value)
 
 
-def merge_bounds(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def merge_bounds(overrides: Validate | Mapping[str, Any] | None = None) -> dict[str, Any]:
     """DEFAULT_BOUNDS with ``overrides`` (the ``validate:`` section) on top, checked, quantile keys as "0.5".
 
     A given ``reasoning_len_quantiles`` replaces the default dict whole, so a quantile can be dropped.
     """
-    overrides = dict(overrides or {})
+    overrides = overrides.model_dump() if isinstance(overrides, Validate) else dict(overrides or {})
     unknown = sorted(set(overrides) - set(DEFAULT_BOUNDS))
     if unknown:
         raise ValueError(f"validate: unknown key(s) {', '.join(unknown)}; known: {', '.join(DEFAULT_BOUNDS)}")

@@ -1,8 +1,10 @@
-"""The value rules params.yaml's schema is written in (lrat.params_schema): each a test on the value exactly as YAML
-parsed it, with the words an error uses for what was expected; none converts a value."""
+"""The value rules params.yaml's settings are written in (lrat.settings.sections): each a test on the value exactly
+as YAML parsed it, with the words an error uses for what was expected. A rule never coerces (32.0 is not a whole
+number, "32" is not a number); the few that convert (a list to a tuple, a string to a Path) do so after the test."""
 
 import math
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import PlainValidator
@@ -14,18 +16,33 @@ from pydantic_core import PydanticCustomError
 Nullable = bool | str  # True: null means the default (not mentioned); a string: what null means (mentioned)
 
 
+class NullMeansDefault:
+    """Marks a field whose ``null`` in params.yaml means "the default": the section drops the key before
+    validation, so the field's one declared default applies."""
+
+
+NULL_MEANS_DEFAULT = NullMeansDefault()
+EMPTY_MEANS_DEFAULT = NullMeansDefault()  # an empty list means the default too (the experiments' lists)
+
+
 def rule(expected: str, ok: Callable[[Any], bool], nullable: Nullable = False,
-          hint: Callable[[Any], str] | None = None) -> Any:
-    """A field type that only checks: the value passes through unchanged or the error says what is expected."""
+         hint: Callable[[Any], str] | None = None, kind: Any = Any,
+         convert: Callable[[Any], Any] | None = None) -> Any:
+    """A field type that checks: the value passes through unchanged (or ``convert``-ed, once it passed) or the
+    error says what is expected. ``kind`` is the type the field holds, for readers and type checkers."""
     wanted = f"{expected}, or null ({nullable})" if isinstance(nullable, str) else expected
 
     def check(value: Any) -> Any:
-        if (value is None and nullable) or (value is not None and ok(value)):
-            return value
+        if value is None and nullable:
+            return None
+        if value is not None and ok(value):
+            return convert(value) if convert else value
         extra = hint(value) if hint else ""
         raise PydanticCustomError("lrat_params", "{expected}", {"expected": wanted + extra})
 
-    return Annotated[Any, PlainValidator(check)]
+    held = kind | None if nullable else kind
+    marks = (NULL_MEANS_DEFAULT,) if nullable is True else ()
+    return Annotated[(held, PlainValidator(check), *marks)]
 
 
 def is_int(value: Any) -> bool:
@@ -66,34 +83,43 @@ def number(*, ge: float | None = None, gt: float | None = None, le: float | None
            nullable: Nullable = False) -> Any:
     """Any YAML number (int or float, never a bool or a quoted string) within the bounds."""
     return rule(f"a number{_bound_text(ge, gt, le, lt)}",
-                 lambda v: is_number(v) and _within(v, ge, gt, le, lt), nullable, _number_hint)
+                lambda v: is_number(v) and _within(v, ge, gt, le, lt), nullable, _number_hint, float)
 
 
 def integer(*, ge: int | None = None, le: int | None = None, nullable: Nullable = False) -> Any:
     """A whole YAML number: the parsers hand these on as counts and sizes, where 32.0 or "32" would fail."""
     return rule(f"a whole number{_bound_text(ge, None, le, None)}",
-                 lambda v: is_int(v) and _within(v, ge, None, le, None), nullable, _number_hint)
+                lambda v: is_int(v) and _within(v, ge, None, le, None), nullable, _number_hint, int)
 
 
 def text(nullable: Nullable = False) -> Any:
-    return rule("a string", lambda v: isinstance(v, str), nullable)
+    return rule("a string", lambda v: isinstance(v, str), nullable, kind=str)
+
+
+def path(nullable: Nullable = False) -> Any:
+    """A file or folder, written as a string; held as a Path (an empty string as None, like null)."""
+    return rule("a string", lambda v: isinstance(v, str | Path), nullable, kind=Path,
+                convert=lambda v: Path(v) if str(v) else None)
 
 
 def flag(nullable: Nullable = False) -> Any:
-    return rule("true or false", lambda v: isinstance(v, bool), nullable)
+    return rule("true or false", lambda v: isinstance(v, bool), nullable, kind=bool)
 
 
 def choice(options: tuple[str, ...], nullable: Nullable = False) -> Any:
-    return rule(f"one of {', '.join(map(repr, options))}", lambda v: isinstance(v, str) and v in options, nullable)
+    return rule(f"one of {', '.join(map(repr, options))}", lambda v: isinstance(v, str) and v in options, nullable,
+                kind=str)
 
 
 def mapping(nullable: Nullable = False) -> Any:
     """A free-form mapping (prompts, request fields): its keys belong to someone else's API, not to this schema."""
-    return rule("a mapping", lambda v: isinstance(v, Mapping), nullable)
+    return rule("a mapping", lambda v: isinstance(v, Mapping), nullable, kind=dict[str, Any])
 
 
 def strings(nullable: Nullable = False) -> Any:
-    return rule("a list of strings", lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v), nullable)
+    """A list of strings, held as a tuple."""
+    return rule("a list of strings", lambda v: isinstance(v, list | tuple) and all(isinstance(s, str) for s in v),
+                nullable, kind=tuple[str, ...], convert=tuple)
 
 
 def numbers(item: Callable[[Any], bool], what: str, *, length: int | None = None, as_text: bool = False,
@@ -106,10 +132,17 @@ def numbers(item: Callable[[Any], bool], what: str, *, length: int | None = None
     def ok(v: Any) -> bool:
         if as_text and isinstance(v, str):
             return True  # parsed, and checked, by the command like its flag
+        if not isinstance(v, list | tuple):
+            return False
         sized = len(v) == length if length else bool(v) or as_text
-        return isinstance(v, list) and sized and all(map(item, v))
+        return sized and all(map(item, v))
 
-    return rule(expected, ok, nullable)
+    def held(v: Any) -> Any:
+        return v if isinstance(v, str) else tuple(v)
+
+    field = rule(expected, ok, nullable, kind=tuple[float, ...] | str if as_text else tuple[float, ...],
+                 convert=held)
+    return Annotated[field, EMPTY_MEANS_DEFAULT] if as_text else field
 
 
 def bound_pair(value: Any) -> bool:
@@ -127,4 +160,3 @@ def quantile_key(key: Any) -> bool:
 
 Share = number(ge=0, le=1)
 Probability = number(ge=0, le=1)
-PathText = text(nullable=True)  # a file or folder; null: the default

@@ -1,6 +1,7 @@
-"""params.yaml is checked against one schema before any command starts work: a typo or a bad value is an error
-that names the file, the key, the value and what is expected (exit 2, no traceback), never a default silently
-used or a crash after the model has loaded."""
+"""params.yaml is read once into typed settings (lrat.settings) before any command starts work: a typo or a bad
+value is an error that names the file, the key, the value and what is expected (exit 2, no traceback), never a
+default silently used or a crash after the model has loaded; a key left out (or null where null means the default)
+gets the one default declared in lrat.settings."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lrat.params import ParamsError, read_params
-from lrat.params_schema import problems
+from lrat.settings import ParamsError, Settings, Train, load_settings, problems, read_yaml
 
 REPO = Path(__file__).resolve().parent.parent
 LRAT = Path(sys.executable).parent / "lrat"
@@ -25,25 +25,60 @@ def _write(path: Path, text: str) -> Path:
 
 def _error(tmp_path: Path, text: str) -> str:
     with pytest.raises(ParamsError) as caught:
-        read_params(_write(tmp_path / "params.yaml", text))
+        load_settings(_write(tmp_path / "params.yaml", text))
     return str(caught.value)
 
 
-def test_the_repository_params_are_valid_and_read_unchanged():
-    values = read_params(REPO / "params.yaml")
+def test_the_repository_params_are_valid_and_every_value_is_taken_as_written():
+    values = read_yaml(REPO / "params.yaml")
     assert values == yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
     assert problems(values) == []
+    settings = load_settings(REPO / "params.yaml")
+    for name, block in values.items():
+        if not isinstance(block, dict):
+            assert getattr(settings, name) == block
+            continue
+        section = getattr(settings, "validate_" if name == "validate" else name)
+        for key, value in block.items():
+            held = getattr(section, key)
+            if isinstance(value, dict) and key in ("scaling", "topk"):
+                continue
+            assert (list(held) if isinstance(held, tuple) else held) == (
+                value if not isinstance(held, Path) else Path(value)), f"{name}.{key}"
 
 
-def test_a_missing_file_means_defaults(tmp_path: Path):
-    assert read_params(tmp_path / "absent.yaml") == {}
+def test_a_missing_file_means_every_default(tmp_path: Path):
+    assert load_settings(tmp_path / "absent.yaml") == Settings()
+    assert Settings().train.lr == 5e-5 and Settings().retrieval.cache_dir == Path(".cache/embeddings")
 
 
-def test_partial_files_and_nulls_where_the_code_reads_them_as_defaults(tmp_path: Path):
+def test_partial_files_and_nulls_where_null_means_the_default(tmp_path: Path):
     text = ("seed: 7\ndata:\n  source: logs\n  corpus: my/corpus.jsonl\nsplit:\n  file: null\n  test: 0.25\n"
-            "train:\n  lr: 1\n  max_rows: null\nmine:\n  pairing: null\n  sampling: {temperature: 0.8}\n"
-            "validate:\n  reasoning_len_quantiles: {0.5: [null, 100]}\nexperiment:\n  topk:\n    k: '5,10'\n")
-    assert read_params(_write(tmp_path / "params.yaml", text))["train"] == {"lr": 1, "max_rows": None}
+            "train:\n  lr: 1\n  max_rows: null\n  epochs: null\nmine:\n  pairing: null\n"
+            "  sampling: {temperature: 0.8}\nvalidate:\n  reasoning_len_quantiles: {0.5: [null, 100]}\n"
+            "experiment:\n  topk:\n    k: '5,10'\n  scaling:\n    fractions: []\n")
+    settings = load_settings(_write(tmp_path / "params.yaml", text))
+    assert settings.train.lr == 1 and settings.train.max_rows is None  # null: all rows (a meaning of its own)
+    assert settings.train.epochs == Train().epochs  # null: the default
+    assert settings.data.corpus == Path("my/corpus.jsonl") and settings.data.given("corpus")
+    assert settings.data.queries == Path("data/world/queries.tsv") and not settings.data.given("queries")
+    assert settings.experiment.topk.k == "5,10"  # the flag's form, parsed by the command
+    assert settings.experiment.scaling.fractions == (0.1, 0.25, 0.5, 1.0)  # empty: the default
+
+
+def test_train_prefixes_default_to_the_retrieval_prefixes(tmp_path: Path):
+    shared = load_settings(_write(tmp_path / "a.yaml", "retrieval:\n  query_prefix: 'query: '\n"))
+    assert shared.train.prefixes.query == "query: " == shared.retrieval.prefixes.query
+    own = load_settings(_write(tmp_path / "b.yaml", "retrieval:\n  query_prefix: 'q: '\ntrain:\n  query_prefix: ''\n"))
+    assert own.train.prefixes.query == "" and own.retrieval.prefixes.query == "q: "
+
+
+@pytest.mark.parametrize(("text", "expected"), [("retrieval:\n  cache_dir: null\n", None),
+                                                ("retrieval:\n  cache_dir: ''\n", None),
+                                                ("retrieval:\n  cache_dir: vectors\n", Path("vectors")),
+                                                ("retrieval: {}\n", Path(".cache/embeddings"))])
+def test_the_embeddings_cache_setting(tmp_path: Path, text: str, expected: Path | None):
+    assert load_settings(_write(tmp_path / "p.yaml", text)).retrieval.cache_dir == expected
 
 
 def test_a_bad_value_names_file_key_value_and_what_is_expected(tmp_path: Path):
@@ -53,9 +88,9 @@ def test_a_bad_value_names_file_key_value_and_what_is_expected(tmp_path: Path):
 
 def test_an_exponent_without_a_dot_is_a_number_as_in_yaml_1_2(tmp_path: Path):
     # what `dvc exp run -S train.lr=1e-5` writes back; PyYAML alone would read the string '1e-5'
-    assert read_params(_write(tmp_path / "a.yaml", "train:\n  lr: 1e-5\n"))["train"]["lr"] == 1e-5
-    assert read_params(_write(tmp_path / "b.yaml", "train:\n  lr: 1.0e-05\n  scale: 5E+1\n"))["train"] == {
-        "lr": 1e-5, "scale": 50.0}
+    assert load_settings(_write(tmp_path / "a.yaml", "train:\n  lr: 1e-5\n")).train.lr == 1e-5
+    both = load_settings(_write(tmp_path / "b.yaml", "train:\n  lr: 1.0e-05\n  scale: 5E+1\n")).train
+    assert (both.lr, both.scale) == (1e-5, 50.0)
     assert "train.lr: 'fast' is not valid" in _error(tmp_path, "train:\n  lr: fast\n")
 
 
@@ -96,16 +131,11 @@ def test_every_problem_is_one_line(tmp_path: Path):
 
 
 def test_the_schema_choices_are_the_parsers_choices():
-    from lrat import params_schema as schema
-    from lrat.flywheel.config import AGENTS, INITS
     from lrat.mining.options import FORMATS, JUDGES, NEGATIVES, PAIRINGS, PRESETS
-    from lrat.registry.gate import OFFLINE_METRICS
-    from lrat.serving.settings import INDEX_TYPES
+    from lrat.settings import sections as schema
 
     assert (schema.MINE_PRESETS, schema.MINE_PAIRINGS, schema.MINE_NEGATIVES, schema.MINE_JUDGES,
             schema.MINE_FORMATS) == (PRESETS, PAIRINGS, NEGATIVES, JUDGES, FORMATS)
-    assert (schema.PROMOTE_METRICS, schema.INDEX_TYPES) == (OFFLINE_METRICS, INDEX_TYPES)
-    assert (schema.FLYWHEEL_INITS, schema.FLYWHEEL_AGENTS) == (INITS, AGENTS)
 
 
 def _lrat(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
