@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from lrat.flywheel.config import FlywheelConfig, check_flywheel
+from lrat.flywheel.config import check_flywheel
 from lrat.flywheel.questions import permuted, round_questions
 from lrat.flywheel.report import build, draw, markdown, paper_shape
 from lrat.flywheel.stages import window
 from lrat.flywheel.state import Rounds
-from lrat.settings import settings_from
+from lrat.settings import Flywheel, settings_from
 
 QIDS = [str(i) for i in range(1, 101)]
 
@@ -37,12 +37,12 @@ def test_a_pool_too_small_for_the_rounds_says_what_to_change():
 
 
 def test_window_takes_the_last_rounds_or_all():
-    assert window(FlywheelConfig(window=1), 3) == [3]
-    assert window(FlywheelConfig(window=2), 3) == [2, 3]
-    assert window(FlywheelConfig(window=None), 3) == [1, 2, 3]
+    assert window(Flywheel(window=1), 3) == [3]
+    assert window(Flywheel(window=2), 3) == [2, 3]
+    assert window(Flywheel(window=None), 3) == [1, 2, 3]
 
 
-def flywheel_config(section: dict) -> FlywheelConfig:
+def flywheel_config(section: dict) -> Flywheel:
     """params.yaml's `flywheel:` as `lrat flywheel` reads it."""
     return check_flywheel(settings_from({"flywheel": section}).flywheel)
 

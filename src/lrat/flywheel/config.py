@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from lrat.settings import Flywheel
 
-FlywheelConfig = Flywheel
-
 
 def check_flywheel(cfg: Flywheel) -> Flywheel:
     """An llm flywheel needs its endpoint and model."""

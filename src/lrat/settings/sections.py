@@ -317,10 +317,6 @@ class Serve(ServeLimits):
     host: text(nullable=True) = "127.0.0.1"
     port: integer(ge=1, le=65535, nullable=True) = 3000
 
-    @property
-    def limits(self) -> dict[str, Any]:
-        return self.model_dump(include=set(ServeLimits.model_fields))
-
 
 class AgentRunner(Section):
     k: integer(ge=1) = 5
