@@ -68,9 +68,9 @@ def test_partial_files_and_nulls_where_null_means_the_default(tmp_path: Path):
 
 def test_train_prefixes_default_to_the_retrieval_prefixes(tmp_path: Path):
     shared = load_settings(_write(tmp_path / "a.yaml", "retrieval:\n  query_prefix: 'query: '\n"))
-    assert shared.train.prefixes.query == "query: " == shared.retrieval.prefixes.query
+    assert shared.train.encoding.query == "query: " == shared.retrieval.encoding.query
     own = load_settings(_write(tmp_path / "b.yaml", "retrieval:\n  query_prefix: 'q: '\ntrain:\n  query_prefix: ''\n"))
-    assert own.train.prefixes.query == "" and own.retrieval.prefixes.query == "q: "
+    assert own.train.encoding.query == "" and own.retrieval.encoding.query == "q: "
 
 
 @pytest.mark.parametrize(("text", "expected"), [("retrieval:\n  cache_dir: null\n", None),

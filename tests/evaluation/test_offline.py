@@ -10,12 +10,18 @@ from pathlib import Path
 import pytest
 
 from lrat.evaluation.offline import (
+    DEPTH,
+    GOLD,
     METRICS,
     evaluate_offline,
+    gold_questions,
     parse_models,
+    rank_questions,
     ranked_run,
     score_runs,
+    search_questions,
     split_questions,
+    without_gold,
 )
 from lrat.simulate.export import write_world
 from lrat.simulate.store import save_state
@@ -84,8 +90,7 @@ def _ndcg(ranked: list[str], evidence: set[str], k: int = 10) -> float:
 
 def _by_hand(ranking: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> dict[str, float]:
     rows = [(ranking[q], set(qrels[q])) for q in qrels]
-    return {"recall@10": sum(_recall(r, e, 10) for r, e in rows) / len(rows),
-            "recall@100": sum(_recall(r, e, 100) for r, e in rows) / len(rows),
+    return {**{f"recall@{k}": sum(_recall(r, e, k) for r, e in rows) / len(rows) for k in (5, 10, 100, 1000)},
             "ndcg@10": sum(_ndcg(r, e) for r, e in rows) / len(rows),
             "mrr@10": sum(_mrr(r, e) for r, e in rows) / len(rows)}
 
@@ -94,36 +99,77 @@ def _by_hand(ranking: dict[str, list[str]], qrels: dict[str, dict[str, int]]) ->
 
 
 def test_contract_keys(result: dict, setup: Setup) -> None:
-    assert {"split", "n_queries", "models", "significance"} <= set(result)
+    assert list(result) == ["split", "n_queries", "n_queries_gold", "depth", "models", "significance"]
     assert result["split"] == "test"
     test_qids = [q.qid for q in setup.world.questions if q.split == "test"]
     assert result["n_queries"] == len(test_qids) > 0
+    assert result["n_queries_gold"] == sum(1 for q in setup.world.questions if q.split == "test" and q.golds) > 0
+    assert result["depth"] == min(DEPTH, len(setup.world.docs)) == 300  # the whole of a small corpus
     assert list(result["models"]) == ["base", "small"]
+    expected = ["recall@5", "recall@10", "recall@100", "recall@1000", "ndcg@10", "mrr@10"]
     for values in result["models"].values():
-        assert list(values) == list(METRICS) == ["recall@10", "recall@100", "ndcg@10", "mrr@10"]
-        assert all(isinstance(v, float) and 0.0 <= v <= 1.0 for v in values.values())
+        assert list(values) == [*METRICS, GOLD] and list(METRICS) == expected
+        assert list(values[GOLD]) == list(METRICS)
+        for scores in (without_gold(values), values[GOLD]):
+            assert all(isinstance(v, float) and 0.0 <= v <= 1.0 for v in scores.values())
     sig = result["significance"]
     assert sig["baseline"] == "base" and sig["alpha"] == 0.05 and "t-test" in sig["test"]
     assert "base" not in sig
-    assert set(sig["small"]) == set(METRICS)
-    for cell in sig["small"].values():
+    assert list(sig["small"]) == [*METRICS, GOLD] and list(sig["small"][GOLD]) == list(METRICS)
+    for cell in [*without_gold(sig["small"]).values(), *sig["small"][GOLD].values()]:
         assert set(cell) == {"p_value", "significant"}
         assert isinstance(cell["significant"], bool) and 0.0 <= cell["p_value"] <= 1.0
         assert cell["significant"] == (cell["p_value"] <= 0.05)
     json.dumps(result)  # plain JSON types only (no numpy scalars)
 
 
+def test_no_gold_rows_without_gold_qrels(setup: Setup, tmp_path: Path) -> None:
+    import shutil
+
+    bare = tmp_path / "world"
+    shutil.copytree(setup.world_dir, bare, ignore=shutil.ignore_patterns("qrel_golds.txt"))
+    result = evaluate_offline({"base": "base"}, bare, "test", setup.cache, progress=False)
+    assert "n_queries_gold" not in result and GOLD not in result["models"]["base"]
+    assert list(result["models"]["base"]) == list(METRICS)
+    # gold qrels of another benchmark: a clear error, not silently empty rows
+    (bare / "qrel_golds.txt").write_text("other-1 0 doc-1 1\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="gold qrels for another benchmark"):
+        evaluate_offline({"base": "base"}, bare, "test", setup.cache, progress=False)
+
+
 def test_metrics_match_hand_computation_over_the_real_rankings(result: dict, setup: Setup) -> None:
     from lrat.retrieval.local import LocalRetriever
 
     queries, qrels = split_questions(setup.world_dir, "test")
+    golds, gold_qrels = gold_questions(setup.world_dir, "test")
+    texts = {**queries, **golds}
     retriever = LocalRetriever.build("base", setup.world_dir / "corpus.jsonl", setup.cache, progress=False)
-    hits = retriever.search_batch(list(queries.values()), 100)
-    ranking = {q: [h.docid for h in row] for q, row in zip(queries, hits, strict=True)}
-    assert all(len(r) == 100 for r in ranking.values())
-    expected = _by_hand(ranking, qrels)
-    for metric, value in expected.items():
-        assert result["models"]["base"][metric] == pytest.approx(value, abs=1e-4), metric
+    hits = retriever.search_batch(list(texts.values()), 1000)
+    ranking = {q: [h.docid for h in row] for q, row in zip(texts, hits, strict=True)}
+    assert all(len(r) == 300 for r in ranking.values())  # the whole corpus
+    for scores, relevant in ((without_gold(result["models"]["base"]), qrels),
+                             (result["models"]["base"][GOLD], gold_qrels)):
+        expected = _by_hand(ranking, relevant)
+        assert list(expected) == list(scores)
+        for metric, value in expected.items():
+            assert scores[metric] == pytest.approx(value, abs=1e-4), metric
+
+
+def test_ranking_deeper_keeps_the_top_100(setup: Setup) -> None:
+    """recall@10/100, nDCG@10 and MRR@10 read the first 100 docids of the same order: ranking 1000 deep instead
+    of 100 changes neither those docids nor their scores (ties still break by corpus order)."""
+    queries, _ = split_questions(setup.world_dir, "test")
+    for spec in setup.models.values():
+        shallow = search_questions(spec, setup.world_dir, queries, setup.cache, progress=False, depth=100)
+        deep = search_questions(spec, setup.world_dir, queries, setup.cache, progress=False, depth=DEPTH)
+        assert all(len(shallow[q]) == 100 and len(deep[q]) == 300 for q in queries)
+        assert {q: deep[q][:100] for q in queries} == shallow
+        assert rank_questions(spec, setup.world_dir, queries, setup.cache, progress=False, depth=100) == {
+            q: [h.docid for h in row] for q, row in shallow.items()}
+        _, qrels = split_questions(setup.world_dir, "test")
+        old = ("recall@10", "recall@100", "ndcg@10", "mrr@10")
+        at_100, at_1000 = ({q: [h.docid for h in row] for q, row in rows.items()} for rows in (shallow, deep))
+        assert score_runs(qrels, {"m": at_100}, metrics=old)[0] == score_runs(qrels, {"m": at_1000}, metrics=old)[0]
 
 
 def test_models_differ_and_the_weaker_one_is_significantly_worse(result: dict) -> None:
@@ -135,7 +181,8 @@ def test_models_differ_and_the_weaker_one_is_significantly_worse(result: dict) -
 def test_base_against_itself_is_not_significant(setup: Setup) -> None:
     same = evaluate_offline({"base": "base", "again": "base"}, setup.world_dir, "test", setup.cache, progress=False)
     assert same["models"]["again"] == same["models"]["base"]
-    for cell in same["significance"]["again"].values():
+    sig = same["significance"]["again"]
+    for cell in [*without_gold(sig).values(), *sig[GOLD].values()]:
         assert cell == {"p_value": 1.0, "significant": False}
 
 

@@ -18,9 +18,10 @@ from .test_offline import Setup
 def user_files(setup: Setup, root: Path) -> dict[str, Path]:
     """The world's benchmark files under a user's names; no splits.json and no simulation.json beside them."""
     files = {"corpus": root / "docs" / "pages.jsonl", "queries": root / "topics" / "q.tsv",
-             "qrels_evidence": root / "qrels" / "evidence.txt", "splits": root / "split" / "splits.json"}
+             "qrels_evidence": root / "qrels" / "evidence.txt", "qrels_golds": root / "qrels" / "golds.txt",
+             "splits": root / "split" / "splits.json"}
     for key, name in (("corpus", "corpus.jsonl"), ("queries", "queries.tsv"), ("qrels_evidence", "qrel_evidence.txt"),
-                      ("splits", "splits.json")):
+                      ("qrels_golds", "qrel_golds.txt"), ("splits", "splits.json")):
         files[key].parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(setup.world_dir / name, files[key])
     return files
@@ -30,8 +31,8 @@ def test_logs_source_evaluates_the_configured_files_offline_only(setup: Setup, t
     files = user_files(setup, tmp_path / "mine")
     params = tmp_path / "params.yaml"
     params.write_text(f"data:\n  source: logs\n  corpus: {files['corpus']}\n  queries: {files['queries']}\n"
-                      f"  qrels_evidence: {files['qrels_evidence']}\nretrieval:\n  cache_dir: {setup.cache}\n",
-                      encoding="utf-8")
+                      f"  qrels_evidence: {files['qrels_evidence']}\n  qrels_golds: {files['qrels_golds']}\n"
+                      f"retrieval:\n  cache_dir: {setup.cache}\n", encoding="utf-8")
     runner = CliRunner()
     common = ["evaluate", "--model", "base=base", "--model", f"small={setup.small}", "--quiet"]
     ours = runner.invoke(app, [*common, "--params", str(params), "--splits", str(files["splits"]),
@@ -45,6 +46,7 @@ def test_logs_source_evaluates_the_configured_files_offline_only(setup: Setup, t
                                 str(tmp_path / "absent.yaml"), "--out", str(tmp_path / "world.json")])
     assert world.exit_code == 0, world.output
     assert json.loads((tmp_path / "eval.json").read_text()) == json.loads((tmp_path / "world.json").read_text())
+    assert "gold" in json.loads((tmp_path / "eval.json").read_text())["models"]["base"]
     # --no-agent asks for no agent-level file: an existing one (the pipeline's) is left as it is
     asked = runner.invoke(app, [*common, "--no-agent", "--params", str(params), "--splits", str(files["splits"]),
                                 "--out", str(tmp_path / "again.json"), "--agent-out", str(tmp_path / "kept.json")])
@@ -60,3 +62,30 @@ def test_logs_source_evaluates_the_configured_files_offline_only(setup: Setup, t
     wrong = runner.invoke(app, [*common, "--params", str(params), "--splits", str(other), "--out",
                                 str(tmp_path / "x.json")])
     assert wrong.exit_code == 2 and "'nope-1'" in wrong.stderr and "another benchmark" in wrong.stderr
+
+
+def test_gold_rows_follow_data_qrels_golds(setup: Setup, tmp_path: Path):
+    """Gold rows when data.qrels_golds names a file; none when it is null or the file is not there (said)."""
+    files = user_files(setup, tmp_path / "mine")
+    runner = CliRunner()
+    found, said = {}, {}
+    for case, golds in (("given", files["qrels_golds"]), ("null", "null"), ("absent", tmp_path / "nope.txt")):
+        params = tmp_path / f"{case}.yaml"
+        params.write_text(f"data:\n  source: logs\n  corpus: {files['corpus']}\n  queries: {files['queries']}\n"
+                          f"  qrels_evidence: {files['qrels_evidence']}\n  qrels_golds: {golds}\n"
+                          f"retrieval:\n  cache_dir: {setup.cache}\n", encoding="utf-8")
+        result = runner.invoke(app, ["evaluate", "--model", "base=base", "--quiet", "--no-agent", "--params",
+                                     str(params), "--splits", str(files["splits"]), "--out",
+                                     str(tmp_path / f"{case}.json")])
+        assert result.exit_code == 0, result.output
+        found[case], said[case] = json.loads((tmp_path / f"{case}.json").read_text()), result.stderr
+        if case == "absent":
+            assert f"no gold-qrels rows: {golds} not found" in result.stderr
+    assert "gold" in found["given"]["models"]["base"] and found["given"]["n_queries_gold"] > 0
+    assert "base (gold qrels): recall@5" in said["given"]
+    for case in ("null", "absent"):
+        assert "gold" not in found[case]["models"]["base"] and "n_queries_gold" not in found[case]
+        assert "gold" not in found[case]["significance"] and "(gold qrels)" not in said[case]
+        # the evidence rows are the same with or without the gold ones
+        assert found[case]["models"]["base"] == {k: v for k, v in found["given"]["models"]["base"].items()
+                                                 if k != "gold"}

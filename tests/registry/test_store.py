@@ -136,7 +136,7 @@ def test_candidates_resolve_to_versions(root: Path, ctx: Context):
     run_id = registry.get("1").run_id
     assert resolve_candidate(registry, f"runs:/{run_id}/model", ctx)[0].version == "1"  # already registered
     assert resolve_candidate(registry, str(root / "models" / "m3"), ctx)[0].version == "3"  # its training run
-    with pytest.raises(RegistryError, match="not 'base', a model folder or an MLflow URI"):
+    with pytest.raises(RegistryError, match="is not 'base', a Hugging Face id"):
         resolve_candidate(registry, "no/such/folder", ctx)
     with pytest.raises(RegistryError, match="expected models:/NAME/VERSION"):
         resolve_candidate(registry, "models:/a/b/c", ctx)

@@ -148,7 +148,7 @@ def test_devices_name_one_device_per_worker():
 def _fake_pool(calls: list[list[str]]):
     """``encode_parallel`` without processes (the batching it relies on is tested above), recording devices."""
 
-    def fake(model, texts, devices, batch_size=64, progress=False):
+    def fake(model, texts, devices, batch_size=64, progress=False, prompt=None, precision="fp32"):
         calls.append(devices)
         return in_process_workers(model, texts, batch_size, 2)
 

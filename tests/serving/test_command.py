@@ -36,9 +36,9 @@ def test_index_a_model_folder(tmp_path: Path):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["index", "--model", "models:/x"], "name a registry version"),
-    (["index", "--model", "no/such/folder"], "not 'base', a registry URI"),
+    (["index", "--model", "no/such/folder"], "not 'base', a Hugging Face id"),
     (["bento", "--index", "no/such/index"], "not an lrat index"),
-    (["serve", "--model", "no/such/folder", "--build-only"], "not 'base', a registry URI"),
+    (["serve", "--model", "no/such/folder", "--build-only"], "not 'base', a Hugging Face id"),
 ])
 def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str):
     corpus = write_corpus(tmp_path / "corpus.jsonl")

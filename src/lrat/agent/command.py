@@ -24,7 +24,8 @@ def agent_command(
                                          "into run files or logs.")],
     llm_model: Annotated[str, typer.Option(help="Model name the endpoint serves.")],
     out: Annotated[Path, typer.Option(help="Folder for run_<qid>.json (BC+ run files) and summary.json.")],
-    retriever: Annotated[str, typer.Option(help="base | a model folder | models:/name@alias | the URL of a "
+    retriever: Annotated[str, typer.Option(help="base | org/name[@rev] (Hugging Face) | a model folder | "
+                                           "models:/name@alias | the URL of a "
                                            "running `lrat serve` (http://host:port).")] = "base",
     k: Annotated[int | None, typer.Option(help="Results per search [params: agent_runner.k, 5].")] = None,
     max_turns: Annotated[int | None, typer.Option(help="LLM calls per question [params, 30].")] = None,
@@ -94,5 +95,5 @@ def _open_retriever(spec: str, corpus: Path, settings: Settings) -> Any:
 
     if not spec.startswith(("http://", "https://")) and not corpus.is_file():
         raise FileNotFoundError(f"{corpus} not found: a local retriever needs --corpus")
-    return open_retriever(spec, corpus, settings.retrieval.cache_dir, prefixes=settings.retrieval.prefixes,
+    return open_retriever(spec, corpus, settings.retrieval.cache_dir, encoding=settings.retrieval.encoding,
                           progress=False)

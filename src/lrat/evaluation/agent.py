@@ -18,7 +18,7 @@ from typing import Any
 from lrat.benchmark import Benchmark, as_benchmark
 from lrat.evaluation.offline import check_models, split_questions
 from lrat.progress import progress_bar
-from lrat.settings import Agent, Prefixes
+from lrat.settings import Agent, Encoding
 
 DOCID_LINE = re.compile(r"^DocID:\s*(\S+)", re.MULTILINE)
 SEARCH_TOOLS = frozenset({"search"})
@@ -76,7 +76,7 @@ def gap_closed(results: dict[str, dict[str, Any]], baseline: str) -> dict[str, f
 
 def evaluate_agents(models: dict[str, str], world: Benchmark | Path, split: str = "test", seed: int = 13,
                     agent_cfg: Agent | None = None, cache_dir: Path | None = None, out_dir: Path | None = None,
-                    progress: bool = True, prefixes: Prefixes = Prefixes(),
+                    progress: bool = True, encoding: Encoding = Encoding(),
                     oracle: bool = False, workers: int = 1, devices: list[str] | None = None) -> dict[str, Any]:
     """``{"split", "n_questions", "seed", "models": {name: {"success", "evidence_recall", "avg_search_calls",
     "avg_browse_calls"}}}``. Run files go to ``out_dir/<name>/`` (a temporary folder when None).
@@ -112,7 +112,7 @@ def evaluate_agents(models: dict[str, str], world: Benchmark | Path, split: str 
     with tempfile.TemporaryDirectory(prefix="lrat-agent-eval-") as tmp:
         root = Path(out_dir) if out_dir is not None else Path(tmp)
         for name, spec in models.items():
-            engine = LocalRetriever.build(spec, bench.corpus, cache_dir, prefixes, progress=progress,
+            engine = LocalRetriever.build(spec, bench.corpus, cache_dir, encoding, progress=progress,
                                           workers=workers, devices=devices)
             run(name, engine)
             if oracle and name == baseline:

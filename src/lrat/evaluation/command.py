@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -11,18 +12,30 @@ from typing import Annotated, Any
 import typer
 
 from lrat.benchmark import SPLITS, Benchmark
-from lrat.cli_errors import usage_errors
+from lrat.cli_errors import usage_error, usage_errors
 from lrat.cli_options import PARAMS, JsonOption, ParamsOption, QuietOption
+from lrat.evaluation.offline import GOLD, without_gold
 from lrat.retrieval.options import Devices, Workers
 
 
-def _summary(offline: dict[str, Any], agents: dict[str, Any] | None, out: Path, agent_out: Path | None) -> str:
-    lines = [f"{offline['n_queries']} {offline['split']} questions -> {out}"]
+def _cells(values: dict[str, Any], marks: dict[str, Any]) -> str:
+    return ", ".join(f"{m} {v:.4f}{'*' if marks.get(m, {}).get('significant') else ''}"
+                     for m, v in values.items() if not isinstance(v, dict))
+
+
+def _summary(offline: dict[str, Any], agents: dict[str, Any] | None, out: Path | None,
+             agent_out: Path | None) -> str:
+    asked = (f"{offline['split']} questions" if offline.get("split") is not None
+             else f"questions of {offline.get('qrels', 'the qrels')}")
+    gold = f" ({offline['n_queries_gold']} with gold qrels)" if "n_queries_gold" in offline else ""
+    lines = [f"{offline['n_queries']} {asked}{gold}, depth {offline['depth']}"
+             + (f" -> {out}" if out is not None else "")]
     sig = offline["significance"]
     for name, values in offline["models"].items():
         marks = sig.get(name, {})
-        cells = [f"{m} {v:.4f}{'*' if marks.get(m, {}).get('significant') else ''}" for m, v in values.items()]
-        lines.append(f"  {name}: " + ", ".join(cells))
+        lines.append(f"  {name}: " + _cells(values, marks))
+        if GOLD in values:
+            lines.append(f"  {name} (gold qrels): " + _cells(values[GOLD], marks.get(GOLD, {})))
     if len(offline["models"]) > 1:
         lines.append(f"  (* p <= {sig['alpha']} vs {sig['baseline']}, {sig['test']})")
     if agents is not None:
@@ -61,7 +74,7 @@ def log_to_training_runs(models: dict[str, str], offline: dict[str, Any], agents
     Only the pipeline's own held-out evaluation (``canonical``) writes the run's ``eval.*`` / ``agent_eval.*``
     metrics, with tags saying which questions they come from (benchmark hash, split). Any other evaluation is
     recorded under ``other_eval.<benchmark>-<hash>.<split>.*``, so it can never replace the numbers the registry
-    shows for the run."""
+    shows for the run. Gold-qrels scores go beside as ``eval.gold.*`` (``other_eval.….gold.*``)."""
     runs = {}
     for name, spec in models.items():
         summary = Path(spec) / "lrat_train.json"
@@ -84,7 +97,9 @@ def log_to_training_runs(models: dict[str, str], offline: dict[str, Any], agents
         tags = {}
     use_store()
     for name, run_id in runs.items():
-        values = {f"{prefix}{k.replace('@', '_at_')}": float(v) for k, v in offline["models"][name].items()}
+        scores = offline["models"][name]
+        values = {f"{prefix}{k.replace('@', '_at_')}": float(v) for k, v in without_gold(scores).items()}
+        values.update({f"{prefix}{GOLD}.{k.replace('@', '_at_')}": float(v) for k, v in scores.get(GOLD, {}).items()})
         if agents is not None:
             values.update({f"{agent_prefix}{k}": float(v) for k, v in agents["models"][name].items()})
         try:
@@ -98,17 +113,33 @@ def log_to_training_runs(models: dict[str, str], offline: dict[str, Any], agents
 
 def evaluate_command(
     model: Annotated[list[str] | None, typer.Option(
-        "--model", help="NAME=SPEC, repeatable; SPEC is 'base' (the packaged MiniLM), a sentence-transformers "
-        "folder or an MLflow model URI (models:/name@alias). Every other model is tested against the one named "
+        "--model", help="NAME=SPEC, repeatable; SPEC is 'base' (the packaged MiniLM), a Hugging Face id "
+        "(org/name or org/name@revision), a sentence-transformers folder or an MLflow model URI "
+        "(models:/name@alias). Every other model is tested against the one named "
         "'base' (else the first). [default: base=base]", show_default=False)] = None,
+    run: Annotated[list[str] | None, typer.Option(
+        "--run", help="NAME=FILE, repeatable: score existing TREC runs ('qid Q0 docid rank score tag', e.g. a "
+        "BrowseComp-Plus leaderboard run) on --qrels instead of any model; not with --model.",
+        show_default=False)] = None,
+    qrels: Annotated[Path | None, typer.Option(help="With --run: the TREC qrels to score the runs on (e.g. "
+                                               "BrowseComp-Plus qrel_evidence.txt); its questions are the ones "
+                                               "scored.", show_default=False)] = None,
+    qrels_golds: Annotated[Path | None, typer.Option(help="Gold qrels: adds the gold rows (models.NAME.gold). "
+                                                     "Default: none with --run; else data.qrels_golds, or the "
+                                                     "world's qrel_golds.txt with --world, when present.",
+                                                     show_default=False)] = None,
     world: Annotated[Path | None, typer.Option(help="A benchmark folder in the world layout: corpus.jsonl, "
-                                               "queries.tsv, qrel_evidence.txt, splits.json (+ simulation.json for "
-                                               "the agent). Default: the files `data:` in params.yaml names, with "
-                                               "--splits.", show_default=False)] = None,
+                                               "queries.tsv, qrel_evidence.txt, splits.json (+ qrel_golds.txt, "
+                                               "simulation.json for the agent). Default: the files `data:` in "
+                                               "params.yaml names, with --splits.", show_default=False)] = None,
     splits: Annotated[Path, typer.Option(help="splits.json with the held-out questions when --world is not given "
                                          "(written by `lrat split`).")] = SPLITS,
-    split: Annotated[str, typer.Option(help="Questions to evaluate: a key of splits.json.")] = "test",
-    out: Annotated[Path, typer.Option("--out", help="Offline IR metrics JSON.")] = Path("metrics/eval.json"),
+    split: Annotated[str | None, typer.Option(help="Questions to evaluate: a key of splits.json. [default: test; "
+                                              "with --run: every question of --qrels]", show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Offline IR metrics JSON. [default: metrics/eval.json; "
+                                             "with --run: none, the summary only]", show_default=False)] = None,
+    runs_out: Annotated[Path | None, typer.Option("--runs-out", help="Write each model's ranking (top 1000) as the "
+                                                  "TREC run DIR/NAME.trec.", show_default=False)] = None,
     agent_out: Annotated[Path, typer.Option("--agent-out", help="Agent-level metrics JSON.")] = (
         Path("metrics/agent_eval.json")
     ),
@@ -132,12 +163,32 @@ def evaluate_command(
     quiet: QuietOption = False,
     json_out: JsonOption = False,
 ) -> None:
-    """Evaluate retrievers on held-out questions: recall@10/100, nDCG@10 and MRR@10 of the gold evidence (exact
-    search over the whole corpus, ranx's metrics, paired t-test vs base), and the simulated agent's success,
-    evidence recall and search/browse calls with each retriever (same seed for all).
+    """Evaluate retrievers on held-out questions: recall@5/10/100/1000, nDCG@10 and MRR@10 of the evidence (exact
+    search over the whole corpus, top 1000, ranx's metrics, paired t-test vs base), the same on the gold qrels
+    when the benchmark has them, and the simulated agent's success, evidence recall and search/browse calls with
+    each retriever (same seed for all).
 
-    Exit 0 on success, 2 on usage errors (unknown model folder, split or missing world files).
+    With --run NAME=FILE --qrels FILE: score existing TREC runs the same way (no model loads).
+
+    Exit 0 on success, 2 on usage errors (unknown model folder, split, missing world files, a malformed run).
     """
+    if run:
+        with usage_errors():
+            if model:
+                raise ValueError("--run and --model are mutually exclusive: score TREC runs or models, not both")
+            for flag, given in (("--runs-out", runs_out is not None), ("--canonical", canonical)):
+                if given:
+                    raise ValueError(f"{flag} goes with --model, not --run")
+            if qrels is None:
+                raise ValueError("--run needs --qrels: the TREC qrels to score the runs on")
+        _score_runs_command(run, qrels, qrels_golds, world, splits, split, out, json_out)
+        return
+    if qrels is not None:
+        raise usage_error("--qrels goes with --run (models are scored on data.qrels_evidence, or the world's "
+                          "qrel_evidence.txt with --world)")
+    split = split or "test"
+    out = out or Path("metrics/eval.json")
+
     from lrat.evaluation.offline import check_world, parse_models, read_split
     from lrat.retrieval.parallel import workers_setting
     from lrat.settings import load_settings
@@ -145,11 +196,15 @@ def evaluate_command(
     with usage_errors():
         settings = load_settings(params)
         n_workers, worker_devices = workers_setting(settings.retrieval, workers, devices)
-    cache_dir, prefixes = settings.retrieval.cache_dir, settings.retrieval.prefixes
+    cache_dir, encoding = settings.retrieval.cache_dir, settings.retrieval.encoding
     agent_seed = seed if seed is not None else settings.seed
     with usage_errors():
         models = parse_models(model or ["base=base"])
         bench = Benchmark.from_folder(world) if world is not None else Benchmark.from_settings(settings.data, splits)
+        if qrels_golds is not None:
+            if not qrels_golds.is_file():
+                raise FileNotFoundError(f"--qrels-golds {qrels_golds}: no such file")
+            bench = dataclasses.replace(bench, qrels_golds=qrels_golds)
         check_world(world if world is not None else bench)
         read_split(bench, split)
         cfg, skipped = None, agent_skipped(bench, no_agent)
@@ -164,22 +219,58 @@ def evaluate_command(
     from lrat.io import write_json
 
     with usage_errors():
-        encoding = {"workers": n_workers, "devices": worker_devices}
-        offline = evaluate_offline(models, bench, split, cache_dir, prefixes, progress=not quiet, **encoding)
+        pool = {"workers": n_workers, "devices": worker_devices}
+        offline = evaluate_offline(models, bench, split, cache_dir, encoding, progress=not quiet,
+                                   runs_out=runs_out, **pool)
         write_json(out, offline)
         agents = None
         if cfg is not None:
             agents = evaluate_agents(models, bench, split, agent_seed, cfg, cache_dir, agent_runs,
-                                     progress=not quiet, prefixes=prefixes, oracle=oracle, **encoding)
+                                     progress=not quiet, encoding=encoding, oracle=oracle, **pool)
             write_json(agent_out, agents)
         elif world is None and not no_agent:  # the pipeline's stage: its metrics file says why there are none
             write_json(agent_out, {"skipped": skipped, "split": split})
     questions = {"benchmark": bench.name, "benchmark_sha256": benchmark_sha256(bench), "split": split,
-                 "n_queries": offline["n_queries"], "agent_seed": None if agents is None else agent_seed}
+                 "n_queries": offline["n_queries"], "n_queries_gold": offline.get("n_queries_gold"),
+                 "agent_seed": None if agents is None else agent_seed}
     log_to_training_runs(models, offline, agents, questions, canonical)
     if json_out:
         typer.echo(json.dumps({"eval": offline, "agent_eval": agents}, indent=2))
     else:
         typer.echo(_summary(offline, agents, out, None if agents is None else agent_out), err=True)
+        if bench.qrels_golds is not None and bench.golds is None:
+            typer.echo(f"no gold-qrels rows: {bench.qrels_golds} not found", err=True)
+        if runs_out is not None:
+            typer.echo(f"TREC runs -> {runs_out}/{{{','.join(models)}}}.trec", err=True)
         if agents is None and skipped:
             typer.echo(f"agent-level evaluation skipped: {skipped}", err=True)
+
+
+def _score_runs_command(run: list[str], qrels: Path, qrels_golds: Path | None, world: Path | None, splits: Path,
+                        split: str | None, out: Path | None, json_out: bool) -> None:
+    """`lrat evaluate --run`: TREC runs scored on ``qrels`` (`lrat.evaluation.offline.evaluate_runs`)."""
+    from lrat.evaluation.offline import evaluate_runs, parse_runs
+    from lrat.io import write_json
+
+    def warn(message: str) -> None:
+        typer.echo(f"Warning: {message}", err=True)
+
+    with usage_errors():
+        runs = parse_runs(run)
+        if not qrels.is_file():
+            raise FileNotFoundError(f"--qrels {qrels}: no such file")
+        if qrels_golds is not None and not qrels_golds.is_file():
+            raise FileNotFoundError(f"--qrels-golds {qrels_golds}: no such file")
+        split_file = None
+        if split is not None:
+            split_file = Benchmark.from_folder(world).splits if world is not None else splits
+            if not split_file.is_file():
+                raise FileNotFoundError(f"--split {split}: {split_file} not found (give --splits FILE or --world "
+                                        "DIR; without --split every question of --qrels is scored)")
+        result = evaluate_runs(runs, qrels, split, split_file, qrels_golds, warn=warn)
+        if out is not None:
+            write_json(out, result)
+    if json_out:
+        typer.echo(json.dumps({"eval": result, "agent_eval": None}, indent=2))
+    else:
+        typer.echo(_summary(result, None, out, None), err=True)

@@ -131,8 +131,9 @@ def _row_budget(value: Any) -> int | None:
 def topk_command(
     k: Annotated[str | None, typer.Option("--k", help="Results per search shown to the agent, comma-separated "
                                           "(default: experiment.topk.k, else 5,10,20,50).")] = None,
-    model: Annotated[str | None, typer.Option("--model", help="The trained retriever: 'base', a model folder or "
-                                              "an MLflow URI (default: models:/<registry.name>@champion).")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="The trained retriever: 'base', a Hugging Face "
+                                              "id, a model folder or an MLflow URI (default: "
+                                              "models:/<registry.name>@champion).")] = None,
     base: Annotated[str | None, typer.Option(help="The reference retriever (default: train.base_model).")] = None,
     world: WORLD = Path("data/world"),
     split: SPLIT = None,

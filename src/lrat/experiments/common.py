@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lrat.settings import Agent, Prefixes, Settings
+from lrat.settings import Agent, Encoding, Settings
 
 TRAJECTORIES_HINT = ("the normalized trajectories, written by `lrat ingest` (`make run`, or `dvc repro ingest` on "
                      "your own logs); or give --trajectories")
@@ -62,13 +62,13 @@ def relative_gain(new: float | None, old: float | None) -> float | None:
 @dataclass(frozen=True)
 class Bench:
     """The held-out questions and how every model searches them: the same for all models an experiment compares
-    (same split, same agent seed, same cached encodings, same prefixes)."""
+    (same split, same agent seed, same cached encodings, same encoding)."""
 
     world: Path
     split: str = "test"
     seed: int = 13
     cache_dir: Path | None = None
-    prefixes: Prefixes = Prefixes()
+    encoding: Encoding = Encoding()
     agent: Agent = field(default_factory=Agent)  # params.yaml `agent:`
     use_agent: bool = True
 
@@ -90,7 +90,7 @@ def bench_from_settings(settings: Settings, world: Path, split: str | None = Non
     """The held-out questions and search settings every model of an experiment shares; flags over params.yaml."""
     return Bench(world=world, split=split or settings.experiment.split,
                  seed=seed if seed is not None else settings.seed, cache_dir=settings.retrieval.cache_dir,
-                 prefixes=settings.retrieval.prefixes, agent=settings.agent, use_agent=use_agent)
+                 encoding=settings.retrieval.encoding, agent=settings.agent, use_agent=use_agent)
 
 
 def resolve_model(spec: str, dst: Path) -> tuple[str, dict[str, Any]]:
@@ -116,9 +116,10 @@ def resolve_model(spec: str, dst: Path) -> tuple[str, dict[str, Any]]:
                     f"({redact(tracking_uri())}); `make run` (stages register and promote) or `lrat promote` sets "
                     "@champion, or give a model folder")
             info.update(version=version.version, run_id=version.run_id)
-    elif spec != "base" and not Path(spec).is_dir():
-        raise FileNotFoundError(f"model {spec!r} is not 'base', an MLflow model URI (models:/..., runs:/...) or a "
-                                "model folder")
+    else:
+        from lrat.retrieval.specs import check_spec
+
+        check_spec(spec)
     return materialize(spec, dst), info
 
 

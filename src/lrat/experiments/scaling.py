@@ -168,7 +168,7 @@ def run_scaling(trajectories: Path, corpus: Path, bench: Bench, train_cfg: Any, 
                 log: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
     """Mine, train and score one model per fraction, plus the base model as the 0-trajectory point; write
     ``out`` (JSON) and ``plot`` (PNG) and return the report. ``train_cfg``: the pipeline's TrainConfig."""
-    from lrat.evaluation.offline import benchmark_sha256, evaluate_offline, read_split, split_questions
+    from lrat.evaluation.offline import benchmark_sha256, evaluate_offline, read_split, split_questions, without_gold
 
     start = time.perf_counter()
     fractions = check_fractions(cfg.fractions)
@@ -189,22 +189,22 @@ def run_scaling(trajectories: Path, corpus: Path, bench: Bench, train_cfg: Any, 
         specs = {"base": base_spec, **{p["name"]: p["model"] for p in points if p.get("model")}}
         log(f"scoring {len(specs)} models on {len(queries)} {bench.split} questions"
             + ("" if why_not else " (offline and with the simulated agent)"))
-        offline = evaluate_offline(specs, bench.world, bench.split, bench.cache_dir, bench.prefixes,
+        offline = evaluate_offline(specs, bench.world, bench.split, bench.cache_dir, bench.encoding,
                                    progress=progress)
         agents = None
         if agent_cfg is not None:
             from lrat.evaluation.agent import evaluate_agents
 
             agents = evaluate_agents(specs, bench.world, bench.split, bench.seed, agent_cfg,
-                                     bench.cache_dir, None, progress=progress, prefixes=bench.prefixes)
+                                     bench.cache_dir, None, progress=progress, encoding=bench.encoding)
     base_point = {"name": "base", "fraction": 0.0, "trajectories": 0, "trajectories_mined": 0, "label_rows": 0,
                   "train_rows": 0, "steps": 0, "model": base_info["spec"]}
     all_points = [base_point, *points]
     for point in all_points:
         scored = point["name"] in offline["models"]
-        point["offline"] = offline["models"][point["name"]] if scored else None
+        point["offline"] = without_gold(offline["models"][point["name"]]) if scored else None
         sig = offline["significance"].get(point["name"])
-        point["p_value_vs_base"] = None if not sig else {m: cell["p_value"] for m, cell in sig.items()}
+        point["p_value_vs_base"] = None if not sig else {m: cell["p_value"] for m, cell in without_gold(sig).items()}
         point["agent"] = agents["models"][point["name"]] if agents is not None and scored else None
     base_scores = base_point["offline"]
     for point in points:

@@ -45,7 +45,7 @@ def run_topk(base: str, champion: str, bench: Bench, cfg: TopkConfig, out: Path,
              progress: bool = True, log: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
     """Score ``base`` and ``champion`` (any model spec; an MLflow alias is resolved in the registry) at every k;
     write ``out`` (JSON) and ``plot`` (PNG) and return the report."""
-    from lrat.evaluation.offline import DEPTH, benchmark_sha256, rank_questions, score_runs, split_questions
+    from lrat.evaluation.offline import benchmark_sha256, rank_questions, score_runs, split_questions
 
     start = time.perf_counter()
     ks = check_ks(cfg.ks)
@@ -59,8 +59,9 @@ def run_topk(base: str, champion: str, bench: Bench, cfg: TopkConfig, out: Path,
         specs = {"base": base_spec, "champion": champion_spec}
         log(f"offline evidence recall@{','.join(map(str, ks))} of base and champion on {len(queries)} "
             f"{bench.split} questions")
-        rankings = {name: rank_questions(spec, bench.world, queries, bench.cache_dir, bench.prefixes,
-                                         progress=progress, depth=max(DEPTH, ks[-1])) for name, spec in specs.items()}
+        # recall@k reads the top k only: rank as deep as the largest k
+        rankings = {name: rank_questions(spec, bench.world, queries, bench.cache_dir, bench.encoding,
+                                         progress=progress, depth=ks[-1]) for name, spec in specs.items()}
         means, significance = score_runs(qrels, rankings, baseline="base", metrics=tuple(f"recall@{k}" for k in ks))
         for entry in results:
             metric = f"recall@{entry['k']}"
@@ -77,7 +78,7 @@ def run_topk(base: str, champion: str, bench: Bench, cfg: TopkConfig, out: Path,
                     "champion")
                 agents = evaluate_agents(specs, bench.world, bench.split, bench.seed,
                                          agent_cfg.model_copy(update={"k": entry["k"]}), bench.cache_dir, None,
-                                         progress=progress, prefixes=bench.prefixes)
+                                         progress=progress, encoding=bench.encoding)
                 pair = agents["models"]
                 entry["agent"] = {"n_questions": agents["n_questions"], "base": pair["base"],
                                   "champion": pair["champion"],

@@ -101,11 +101,11 @@ def ensure_reference(ctx: stages.Ctx) -> dict[str, Any]:
 
     s = ctx.settings
     ctx.log(f"reference: base model {s.base_model} and the oracle on the held-out {s.gate.split} questions")
-    offline = evaluate_offline({"base": s.base_model}, s.world, s.gate.split, s.cache_dir, s.prefixes,
+    offline = evaluate_offline({"base": s.base_model}, s.world, s.gate.split, s.cache_dir, s.encoding,
                                progress=ctx.progress)
     why_not = agent_support(s)
     agents = None if why_not else evaluate_agents({"base": s.base_model}, s.world, s.gate.split, s.seed, s.agent,
-                                                  s.cache_dir, None, progress=ctx.progress, prefixes=s.prefixes,
+                                                  s.cache_dir, None, progress=ctx.progress, encoding=s.encoding,
                                                   oracle=True)
     reference = {"split": s.gate.split, "n_queries": offline["n_queries"], "base_model": s.base_model,
                  "base": {"offline": offline["models"]["base"], "agent": agents and agents["models"]["base"]},

@@ -26,7 +26,7 @@ class TokenCounter:
 
         folder = Path(model_path(spec))
         if not folder.is_dir():
-            raise FileNotFoundError(f"tokenizer {spec!r}: not 'base' or a folder with a tokenizer")
+            raise FileNotFoundError(f"tokenizer {spec!r}: not 'base', a Hugging Face id or a folder with a tokenizer")
         self._fast: Any = None
         self._words: dict[str, int] = {}
         self._specials: tuple[str, ...] = ()

@@ -76,8 +76,8 @@ def register_folder(registry: Registry, model_dir: Path, ctx: Context, alias: st
 
 
 def import_model(registry: Registry, spec: str, ctx: Context) -> Version:
-    """A model with no training run here (``base``, a folder from elsewhere) logged once and registered; the same
-    weights twice → the same version (keyed by a hash of the weights)."""
+    """A model with no training run here (``base``, a Hugging Face id, a folder from elsewhere) logged once and
+    registered; the same weights twice → the same version (keyed by a hash of the weights)."""
     import mlflow
     import mlflow.sentence_transformers
 
@@ -90,14 +90,17 @@ def import_model(registry: Registry, spec: str, ctx: Context) -> Version:
     existing = registry.find(**{"model.fingerprint": weights})
     if existing is not None:
         return existing
-    kind = "base" if spec == "base" else "folder"
+    from lrat.retrieval.specs import hub_id
+
+    kind = "base" if spec == "base" else "hub" if hub_id(spec) is not None else "folder"
     use_experiment(ctx.import_experiment, ctx.root)
-    with mlflow.start_run(run_name=f"import {Path(spec).name if kind == 'folder' else 'base'}",
+    with mlflow.start_run(run_name=f"import {Path(spec).name if kind == 'folder' else spec}",
                           tags={"lrat.import": kind}) as run:
         mlflow.log_params({"model.spec": spec, "model.fingerprint": weights})
         mlflow.sentence_transformers.log_model(model, name="model", pip_requirements=pip_requirements(),
                                                create_model_card=False)
-    label = "the packaged MiniLM (base)" if kind == "base" else f"the model folder {spec}"
+    label = {"base": "the packaged MiniLM (base)", "hub": f"the Hugging Face model {spec}"}.get(
+        kind, f"the model folder {spec}")
     tags = {"source.kind": kind, "model.spec": spec, "source.run_id": run.info.run_id,
             "git.commit": git_commit(ctx.root) or "unknown"}
     version, _ = registry.register(f"runs:/{run.info.run_id}/model", run.info.run_id, tags,
@@ -134,7 +137,7 @@ def resolve_candidate(registry: Registry, spec: str | None, ctx: Context) -> tup
         found = registry.by_alias(CHALLENGER)
         if found is None:
             raise RegistryError(f"{registry.name} has no @{CHALLENGER}: run `lrat register` after training, or name "
-                                "one with --candidate (base, a model folder, an MLflow URI)")
+                                "one with --candidate (base, a Hugging Face id, a model folder, an MLflow URI)")
         return found, f"@{CHALLENGER}"
     if match := MODELS_URI.match(spec):
         return _from_models_uri(registry, spec, match), spec
@@ -143,10 +146,13 @@ def resolve_candidate(registry: Registry, spec: str | None, ctx: Context) -> tup
         return register_training_run(registry, run_id, None, ctx)[0], spec
     if spec.startswith("models:/"):
         raise RegistryError(f"{spec!r}: expected models:/NAME/VERSION or models:/NAME@ALIAS")
-    if spec != "base" and not Path(spec).is_dir():
-        raise RegistryError(f"--candidate {spec!r}: not 'base', a model folder or an MLflow URI (models:/..., "
-                            "runs:/...)")
-    if spec != "base" and (Path(spec) / TRAIN_SUMMARY).is_file():
+    from lrat.retrieval.specs import ModelNotFound, check_spec, hub_id
+
+    try:
+        check_spec(spec, "--candidate")
+    except ModelNotFound as exc:
+        raise RegistryError(str(exc)) from None
+    if spec != "base" and hub_id(spec) is None and (Path(spec) / TRAIN_SUMMARY).is_file():
         run_id = training_run_id(Path(spec))
         if _get_run(registry, run_id) is not None:
             return register_training_run(registry, run_id, Path(spec), ctx)[0], spec
@@ -156,7 +162,7 @@ def resolve_candidate(registry: Registry, spec: str | None, ctx: Context) -> tup
 def training_facts(registry: Registry, version: Version) -> tuple[bool, str | None]:
     """(trained by lrat?, its labels' validation status) read from the version's source run, not from the
     version's own tags."""
-    if version.tags.get("source.kind") in ("base", "folder") or not version.run_id:
+    if version.tags.get("source.kind") in ("base", "hub", "folder") or not version.run_id:
         return False, None
     run = _get_run(registry, version.run_id)
     if run is None or "labels.sha256" not in run.data.params:

@@ -56,8 +56,9 @@ def register_command(
 
 def promote_command(
     candidate: Annotated[str | None, typer.Option("--candidate", help="What to put through the gate: 'base', a "
-                                                  "model folder or an MLflow URI (models:/NAME/VERSION, "
-                                                  "models:/NAME@ALIAS, runs:/RUN/model); a folder or base is "
+                                                  "Hugging Face id (org/name[@rev]), a model folder or an MLflow "
+                                                  "URI (models:/NAME/VERSION, "
+                                                  "models:/NAME@ALIAS, runs:/RUN/model); a folder, id or base is "
                                                   "registered first. [default: @challenger]",
                                                   show_default=False)] = None,
     rollback: Annotated[bool, typer.Option("--rollback", help="Move @champion back to @previous instead (exit 1 "

@@ -18,7 +18,7 @@ from lrat.benchmark import Benchmark, as_benchmark
 from lrat.registry.candidates import Context, resolve_candidate, training_facts
 from lrat.registry.gate import GateConfig, agent_checks, offline_checks, passed, validation_check
 from lrat.registry.store import CHAMPION, PREVIOUS, Registry, Version
-from lrat.settings import Agent, Prefixes
+from lrat.settings import Agent, Encoding
 from lrat.settings import Settings as AllSettings
 from lrat.tracking import display_uri
 
@@ -35,7 +35,7 @@ class Settings:
     world: Benchmark | Path  # a Benchmark, or a folder in the world layout
     base_model: str  # the reference while there is no champion
     cache_dir: Path | None
-    prefixes: Prefixes
+    encoding: Encoding
     seed: int
     agent: Agent  # params.yaml `agent:`
     context: Context
@@ -49,7 +49,7 @@ class Settings:
             registry=registry.name, experiment=registry.experiment, gate=settings.promote,
             world=Benchmark.from_settings(settings.data) if world is None else world,
             base_model=settings.train.base_model, cache_dir=settings.retrieval.cache_dir,
-            prefixes=settings.retrieval.prefixes, seed=settings.seed, agent=settings.agent,
+            encoding=settings.retrieval.encoding, seed=settings.seed, agent=settings.agent,
             context=Context(root or Path.cwd(), params, registry.import_experiment),
         )
 
@@ -71,29 +71,37 @@ def agent_support(settings: Settings) -> str:
 
 
 def evaluate_pair(current: str, candidate: str, settings: Settings, progress: bool = True) -> dict[str, Any]:
-    """Both models on the same held-out questions: offline metrics with the paired test, and the agent's
-    success and searches with the same seed. MLflow URIs are downloaded once and read from disk by both."""
+    """Both models on the same held-out questions: offline metrics with the paired test (``offline``; on the gold
+    qrels too, ``offline_gold``, when the benchmark has them: reported, never gated on), and the agent's success and
+    searches with the same seed. MLflow URIs are downloaded once and read from disk by both."""
     from lrat.evaluation.agent import evaluate_agents
-    from lrat.evaluation.offline import benchmark_sha256, evaluate_offline
+    from lrat.evaluation.offline import GOLD, benchmark_sha256, evaluate_offline, without_gold
     from lrat.retrieval.encoder import materialize
 
     split, world = settings.gate.split, as_benchmark(settings.world)
-    prefixes = settings.prefixes
+    encoding = settings.encoding
     why_not = agent_support(settings)
     with tempfile.TemporaryDirectory(prefix="lrat-promote-") as tmp:
         specs = {"current": materialize(current, Path(tmp) / "current"),
                  "candidate": materialize(candidate, Path(tmp) / "candidate")}
-        offline = evaluate_offline(specs, world, split, settings.cache_dir, prefixes, progress=progress)
+        offline = evaluate_offline(specs, world, split, settings.cache_dir, encoding, progress=progress)
         agents = None
         if not why_not:
             agents = evaluate_agents(specs, world, split, settings.seed, settings.agent, settings.cache_dir, None,
-                                     progress=progress, prefixes=prefixes)
-    p_values = {m: cell["p_value"] for m, cell in offline["significance"]["candidate"].items()}
+                                     progress=progress, encoding=encoding)
+    scores, tests = offline["models"], offline["significance"]["candidate"]
+    p_values = {m: cell["p_value"] for m, cell in without_gold(tests).items()}
+    gold = None
+    if "n_queries_gold" in offline:  # the benchmark has gold qrels: the same metrics on them, for the record only
+        gold = {"n_queries": offline["n_queries_gold"], "current": scores["current"][GOLD],
+                "candidate": scores["candidate"][GOLD],
+                "p_values": {m: cell["p_value"] for m, cell in tests[GOLD].items()}}
     return {"benchmark": str(world.world or world.queries.parent), "benchmark_sha256": benchmark_sha256(world),
             "split": split,
             "n_queries": offline["n_queries"], "seed": settings.seed, "test": offline["significance"]["test"],
-            "offline": {"current": offline["models"]["current"], "candidate": offline["models"]["candidate"],
+            "offline": {"current": without_gold(scores["current"]), "candidate": without_gold(scores["candidate"]),
                         "p_values": p_values},
+            "offline_gold": gold,
             "agent": None if agents is None else {"current": agents["models"]["current"],
                                                   "candidate": agents["models"]["candidate"],
                                                   "n_questions": agents["n_questions"]},

@@ -28,6 +28,16 @@ def _who(entry: dict[str, Any]) -> str:
     return f"version {entry['version']}" if entry.get("version") else f"base model `{entry.get('spec')}`"
 
 
+def _score_rows(scores: dict[str, Any]) -> list[str]:
+    """``{"current", "candidate", "p_values"}`` as table rows: metric, both values, the change, the p-value."""
+    rows = []
+    for metric, before in scores["current"].items():
+        after = scores["candidate"][metric]
+        rows.append(f"| {metric} | {before:.4f} | {after:.4f} | {after - before:+.4f} | "
+                    f"{_fmt(scores['p_values'].get(metric))} |")
+    return rows
+
+
 def render(record: dict[str, Any]) -> str:
     """The decision as Markdown: verdict, checks (observed, threshold, pass), scores side by side, lineage."""
     cand, champ, name = record["candidate"], record["champion"], record["registry"]["name"]
@@ -64,10 +74,12 @@ def render(record: dict[str, Any]) -> str:
         ref = f"v{champ['version']}" if champ.get("version") else f"base ({champ.get('spec')})"
         lines += ["", "## Offline scores", "", f"| metric | {ref} | candidate v{cand['version']} | Δ | p (paired) |",
                   "|---|---|---|---|---|"]
-        for metric, before in off["current"].items():
-            after = off["candidate"][metric]
-            lines.append(f"| {metric} | {before:.4f} | {after:.4f} | {after - before:+.4f} | "
-                         f"{_fmt(off['p_values'].get(metric))} |")
+        lines += _score_rows(off)
+        gold = evaluation.get("offline_gold")
+        if gold:
+            lines += ["", f"## Offline scores on the gold qrels ({gold['n_queries']} questions; not gated on)", "",
+                      f"| metric | {ref} | candidate v{cand['version']} | Δ | p (paired) |", "|---|---|---|---|---|"]
+            lines += _score_rows(gold)
         agent = evaluation.get("agent")
         if agent:
             lines += ["", f"## Simulated agent ({agent['n_questions']} questions, same seed)", "",
@@ -115,6 +127,8 @@ def log_decision(record: dict[str, Any], experiment: str, registry: Registry, ro
         for side in ("current", "candidate"):
             for metric, value in ((evaluation.get("offline") or {}).get(side) or {}).items():
                 metrics[check_name(f"{side}.{metric}")] = float(value)
+            for metric, value in ((evaluation.get("offline_gold") or {}).get(side) or {}).items():
+                metrics[check_name(f"{side}.gold.{metric}")] = float(value)
             for metric, value in ((evaluation.get("agent") or {}).get(side) or {}).items():
                 metrics[f"{side}.agent.{metric}"] = float(value)
         if metrics:

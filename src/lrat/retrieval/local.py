@@ -11,7 +11,9 @@ import numpy as np
 
 from lrat.retrieval.base import Hit
 from lrat.retrieval.encoder import corpus_embeddings, encode, fingerprint, load_model
-from lrat.settings import Prefixes
+from lrat.retrieval.prompts import effective_prompts, own_prompts
+from lrat.retrieval.vectors import precision_tag
+from lrat.settings import Encoding
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -55,10 +57,13 @@ class LocalRetriever:
     """Exact search (IndexFlatIP on normalised vectors = cosine); ties break by corpus order, so runs repeat."""
 
     def __init__(self, model: SentenceTransformer, docids: list[str], texts: list[str], embeddings: np.ndarray,
-                 name: str = "local", query_prefix: str = "", batch_size: int = 128) -> None:
+                 name: str = "local", query_prompt: str | None = None, batch_size: int = 128,
+                 precision: str = "fp32") -> None:
+        """``query_prompt`` None: the model's own query prompt (``encode_query``)."""
         import faiss
 
-        self.model, self.name, self.query_prefix, self.batch_size = model, name, query_prefix, batch_size
+        self.model, self.name, self.batch_size, self.precision = model, name, batch_size, precision
+        self.query_prompt = own_prompts(model).query if query_prompt is None else query_prompt
         self.docids, self.texts = docids, texts
         self._by_id = {d: i for i, d in enumerate(docids)}
         self.index = faiss.IndexFlatIP(embeddings.shape[1])
@@ -68,21 +73,27 @@ class LocalRetriever:
         self._loaded = 0
 
     @classmethod
-    def build(cls, spec: str, corpus: Path, cache_dir: Path | None = None, prefixes: Prefixes = Prefixes(),
+    def build(cls, spec: str, corpus: Path, cache_dir: Path | None = None, encoding: Encoding = Encoding(),
               progress: bool = True, workers: int = 1, devices: list[str] | None = None) -> LocalRetriever:
-        """``workers`` / ``devices``: processes that encode the corpus when it is not cached (`corpus_embeddings`)."""
+        """``encoding``: the prompt overrides (None: the model's own prompts), the device, precision and batch size
+        from ``retrieval:``; ``workers`` / ``devices``: processes that encode the corpus when it is not cached
+        (`corpus_embeddings`)."""
         from lrat.retrieval.memory import check_exact_index
 
         docids, texts = read_corpus(corpus)
-        model = load_model(spec)
+        model = load_model(spec, encoding.device)
         check_exact_index(len(docids), model.get_embedding_dimension() or 0, corpus)
         key = fingerprint(model)
-        vectors = corpus_embeddings(model, texts, cache_dir, prefixes.doc, progress=progress, model_key=key,
-                                    workers=workers, devices=devices)
-        retriever = cls(model, docids, texts, vectors, name=spec, query_prefix=prefixes.query)
-        if cache_dir is not None:
-            prefix = hashlib.sha256(prefixes.query.encode()).hexdigest()[:8]
-            retriever.load_query_cache(cache_dir / f"queries-{key}-{prefix}.npz")
+        prompts = effective_prompts(model, encoding)
+        vectors = corpus_embeddings(model, texts, cache_dir, prompts.document, batch_size=encoding.batch_size,
+                                    progress=progress, model_key=key, workers=workers, devices=devices,
+                                    precision=encoding.precision)
+        retriever = cls(model, docids, texts, vectors, name=spec, query_prompt=prompts.query,
+                        batch_size=encoding.batch_size or 128, precision=encoding.precision)
+        if cache_dir is not None:  # the query prompt is part of the key: another prompt never reuses vectors
+            prompt = hashlib.sha256(prompts.query.encode()).hexdigest()[:8]
+            tag = precision_tag(model, encoding.precision)
+            retriever.load_query_cache(cache_dir / f"queries-{key}-{prompt}{tag}.npz")
         return retriever
 
     def load_query_cache(self, path: Path) -> None:
@@ -106,7 +117,8 @@ class LocalRetriever:
     def encode_queries(self, queries: list[str]) -> np.ndarray:
         todo = sorted({q for q in queries if q not in self._cache})
         if todo:
-            vectors = encode(self.model, [self.query_prefix + q for q in todo], self.batch_size)
+            vectors = encode(self.model, todo, self.batch_size, role="query", prompt=self.query_prompt,
+                             precision=self.precision)
             self._cache.update(zip(todo, vectors, strict=True))
         return np.stack([self._cache[q] for q in queries]) if queries else np.zeros((0, self.index.d), np.float32)
 

@@ -115,7 +115,8 @@ def keep_given_order(model: SentenceTransformer) -> SentenceTransformer:
     return model
 
 
-def _worker(model_file: str, device: str, threads: int, tasks: Any, results: Any) -> None:
+def _worker(model_file: str, device: str, threads: int, tasks: Any, results: Any, prompt: str | None = None,
+            precision: str = "fp32") -> None:
     """One worker process: load the parent's model, then encode runs of whole batches until told to stop."""
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # this process only; read when torch loads
         os.environ[name] = str(threads)
@@ -133,15 +134,17 @@ def _worker(model_file: str, device: str, threads: int, tasks: Any, results: Any
     while (task := tasks.get()) is not None:
         chunk, texts, batch_size = task
         try:
-            results.put((chunk, encode(model, texts, batch_size)))
+            results.put((chunk, encode(model, texts, batch_size, role="document", prompt=prompt,
+                                       precision=precision)))
         except BaseException:  # noqa: BLE001
             results.put((chunk, f"encoding on {device} failed:\n{traceback.format_exc()}"))
             return
 
 
 def encode_parallel(model: SentenceTransformer, texts: list[str], devices: list[str], batch_size: int = 64,
-                    progress: bool = False) -> np.ndarray:
-    """``encode(model, texts, batch_size)`` by ``len(devices)`` worker processes, one per device, each with
+                    progress: bool = False, prompt: str | None = None, precision: str = "fp32") -> np.ndarray:
+    """``encode(model, texts, batch_size, role="document", prompt=prompt, precision=precision)`` by ``len(devices)``
+    worker processes, one per device, each with
     ``torch.get_num_threads() // workers`` threads; the same float32 vectors, bit for bit. Nothing global changes
     in this process (its torch threads, environment and model are left as they are)."""
     import torch
@@ -150,7 +153,7 @@ def encode_parallel(model: SentenceTransformer, texts: list[str], devices: list[
 
     n_batches = math.ceil(len(texts) / batch_size)
     if n_batches <= 1:  # one batch: nothing to share out
-        return encode(model, texts, batch_size, progress)
+        return encode(model, texts, batch_size, progress, role="document", prompt=prompt, precision=precision)
     order = batch_order(model, texts)
     workers = len(devices)
     per_chunk = max(1, n_batches // (workers * CHUNKS_PER_WORKER))
@@ -167,8 +170,8 @@ def encode_parallel(model: SentenceTransformer, texts: list[str], devices: list[
         torch.save(model, model_file)
         try:
             for device in devices:
-                process = ctx.Process(target=_worker, args=(model_file, device, threads, tasks, results),
-                                      daemon=True)
+                process = ctx.Process(target=_worker, daemon=True,
+                                      args=(model_file, device, threads, tasks, results, prompt, precision))
                 process.start()
                 processes.append(process)
             for chunk, (start, end) in enumerate(bounds):

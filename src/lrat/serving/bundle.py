@@ -14,12 +14,13 @@ from lrat.retrieval.encoder import BASE
 from lrat.serving.index import build_index, read_manifest
 from lrat.serving.models import ModelRef, resolve_model, served_model
 from lrat.serving.settings import IndexSettings, ServeArgs
-from lrat.settings import Prefixes, Settings
+from lrat.settings import Encoding, Settings
 
 
 @dataclass(frozen=True)
 class Inputs:
-    """What a bento is made from, besides the model: corpus, index shape, prefixes, limits; all from params."""
+    """What a bento is made from, besides the model: corpus, index shape, prompt overrides (checked against the
+    model's own), limits; all from params."""
 
     root: Path
     registry: str
@@ -28,7 +29,7 @@ class Inputs:
     index: IndexSettings
     serve: ServeArgs
     cache_dir: Path | None
-    prefixes: Prefixes = Prefixes()
+    encoding: Encoding = Encoding()
     base_model: str = BASE  # served while the registry has no @champion (train.base_model)
     # processes that encode an uncached corpus (retrieval.workers); never part of any key: the vectors are the
     # same with any number of workers
@@ -52,18 +53,26 @@ def inputs_from_settings(settings: Settings, corpus: Path | None = None, queries
         index=settings.index,
         serve=serve_args(settings.serve),
         cache_dir=settings.retrieval.cache_dir,
-        prefixes=settings.retrieval.prefixes,
+        encoding=settings.retrieval.encoding,
         base_model=settings.train.base_model,
         workers=workers,
     )
 
 
+def model_prompts(ref: ModelRef, inputs: Inputs) -> dict[str, str]:
+    """The prompts of the model ``ref`` names (read from its folder, nothing loaded), checked against the
+    overrides in ``retrieval:``: what is packaged follows the model."""
+    from lrat.retrieval.prompts import agreed_prompts
+
+    return agreed_prompts(ref.path, inputs.encoding, f"serving {ref.spec}").as_dict()
+
+
 def matches(manifest: dict[str, Any], ref: ModelRef, corpus_sha256: str, inputs: Inputs) -> bool:
-    """An existing index folder is this model's index over this corpus, with this shape."""
+    """An existing index folder is this model's index over this corpus, with this shape and these prompts."""
     return (manifest["model"]["source_key"] == ref.source_key and manifest["corpus"]["sha256"] == corpus_sha256
             and manifest["index"]["type"] == inputs.index.type
             and manifest["index"]["params"] == inputs.index.search_params()
-            and manifest["prefixes"] == inputs.prefixes.model_dump())
+            and manifest.get("prompts") == model_prompts(ref, inputs))
 
 
 def index_for(ref: ModelRef, inputs: Inputs, reuse: Path | None, progress: bool) -> Path:
@@ -72,11 +81,11 @@ def index_for(ref: ModelRef, inputs: Inputs, reuse: Path | None, progress: bool)
     if reuse is not None and (reuse / "manifest.json").is_file() and matches(read_manifest(reuse), ref, corpus_sha,
                                                                               inputs):
         return reuse
-    digest = hashlib.sha256(f"{ref.source_key}|{corpus_sha}|{inputs.index!r}|{inputs.prefixes.model_dump()}".encode())
+    digest = hashlib.sha256(f"{ref.source_key}|{corpus_sha}|{inputs.index!r}|{model_prompts(ref, inputs)}".encode())
     out = inputs.root / ".cache" / "index" / digest.hexdigest()[:16]
     if (out / "manifest.json").is_file() and matches(read_manifest(out), ref, corpus_sha, inputs):
         return out
-    build_index(ref, inputs.corpus, out, inputs.index, inputs.cache_dir, inputs.queries, inputs.prefixes, progress,
+    build_index(ref, inputs.corpus, out, inputs.index, inputs.cache_dir, inputs.queries, inputs.encoding, progress,
                 workers=inputs.workers, splits=inputs.root / SPLITS)
     return out
 
@@ -107,7 +116,7 @@ def ensure_bento(spec: str | None, inputs: Inputs, reuse_index: Path | None = No
 
     ref = resolve_model(spec, inputs.registry, fallback=inputs.base_model)
     key = bento_key(ref.source_key, file_sha256(inputs.corpus), inputs.index.type, inputs.index.search_params(),
-                    inputs.prefixes.model_dump(), inputs.serve, inputs.root)
+                    model_prompts(ref, inputs), inputs.serve, inputs.root)
     found = find_bento(key)
     if found is not None:
         return {"bento": found, "bento_created": False, "served_model": ref.served_as, "model_uri": ref.uri}

@@ -17,7 +17,8 @@ from lrat.retrieval.options import Devices, Workers
 
 def index_command(
     model: Annotated[str | None, typer.Option("--model", help="The model whose vectors fill the index: "
-                                              "models:/NAME@ALIAS, models:/NAME/N, 'base' or a model folder. "
+                                              "models:/NAME@ALIAS, models:/NAME/N, 'base', org/name[@rev] "
+                                              "(Hugging Face) or a model folder. "
                                               "[default: models:/lrat-retriever@champion; train.base_model while "
                                               "there is none]", show_default=False)] = None,
     corpus: Annotated[Path | None, typer.Option("--corpus", help="JSONL corpus {docid, title?, text}. "
@@ -56,7 +57,7 @@ def index_command(
         inputs = inputs_from_settings(settings, corpus, queries)
         ref = resolve_model(model, inputs.registry, fallback=inputs.base_model)
         manifest = build_index(ref, inputs.corpus, out, inputs.index, inputs.cache_dir, inputs.queries,
-                               inputs.prefixes, progress=not quiet, workers=n_workers, devices=worker_devices,
+                               inputs.encoding, progress=not quiet, workers=n_workers, devices=worker_devices,
                                splits=SPLITS)
     recall = manifest["recall_at_10_vs_exact"]
     who = f"{ref.name} version {ref.version}" if ref.version else f"{ref.spec} ({ref.source_key})"
@@ -109,7 +110,8 @@ def serve_command(
     port: Annotated[int | None, typer.Option("--port", help="Port. [default: params serve.port, 3000]",
                                              show_default=False)] = None,
     model: Annotated[str | None, typer.Option("--model", help="What to serve: models:/NAME@ALIAS, "
-                                              "models:/NAME/N, 'base' or a model folder. [default: "
+                                              "models:/NAME/N, 'base', org/name[@rev] (Hugging Face) or a model "
+                                              "folder. [default: "
                                               "models:/lrat-retriever@champion; train.base_model while there is "
                                               "none]", show_default=False)] = None,
     index: Annotated[Path, typer.Option("--index", help="An index folder to reuse when it was built for this "

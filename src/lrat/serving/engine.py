@@ -59,7 +59,7 @@ class SearchEngine:
                  documents: dict[str, tuple[str, str]], manifest: dict[str, Any]) -> None:
         self.model, self.index, self.docids, self.documents = model, index, docids, documents
         self.manifest = manifest
-        self.query_prefix = str(manifest.get("prefixes", {}).get("query") or "")
+        self.query_prompt = str(manifest["prompts"]["query"])
         self.model_info = served_model(manifest["model"])
 
     @classmethod
@@ -75,7 +75,7 @@ class SearchEngine:
         folder = Path(folder)
         index, docids, manifest = load_index(folder / INDEX_DIR)
         model = SentenceTransformer(str(folder / ENCODER_DIR), device="cpu", local_files_only=True)
-        check_pairing(manifest, fingerprint(model), str(folder))
+        check_pairing(manifest, fingerprint(model), str(folder), folder / ENCODER_DIR)
         model.eval()
         return cls(model, index, docids, read_documents(folder / DOCUMENTS), manifest)
 
@@ -84,7 +84,7 @@ class SearchEngine:
         if not requests:
             return []
         distinct = list(dict.fromkeys(q for q, _ in requests))
-        vectors = self.encode_queries([self.query_prefix + q for q in distinct])
+        vectors = self.encode_queries(distinct)
         depth = search_depth(self.index.ntotal, max(k for _, k in requests))
         scores, ids = self.index.search(vectors, depth)
         row = {q: i for i, q in enumerate(distinct)}
@@ -96,10 +96,11 @@ class SearchEngine:
         """One encode per group of similar token lengths: a batch padded to its longest query costs a short query
         as much as a long one, and on CPU that padding ate most of what batching saves."""
         if len(texts) == 1:
-            return encode(self.model, texts, batch_size=1)
+            return encode(self.model, texts, batch_size=1, role="query", prompt=self.query_prompt)
         vectors = np.zeros((len(texts), self.index.d), dtype=np.float32)
         for group in length_groups([len(ids) for ids in self.model.tokenizer(texts)["input_ids"]]):
-            vectors[group] = encode(self.model, [texts[i] for i in group], batch_size=len(group))
+            vectors[group] = encode(self.model, [texts[i] for i in group], batch_size=len(group), role="query",
+                                    prompt=self.query_prompt)
         return vectors
 
     def get_document(self, docid: str) -> dict[str, str] | None:

@@ -14,7 +14,7 @@ import numpy as np
 from lrat.io import atomic_open, file_sha256, write_json
 from lrat.serving.models import ModelRef
 from lrat.serving.settings import IndexSettings
-from lrat.settings import Prefixes
+from lrat.settings import Encoding
 
 if TYPE_CHECKING:
     import faiss
@@ -90,7 +90,7 @@ def held_out_queries(queries: Path | None, split: str, limit: int, splits: Path 
 
 
 def build_index(ref: ModelRef, corpus: Path, out: Path, settings: IndexSettings, cache_dir: Path | None = None,
-                queries: Path | None = None, prefixes: Prefixes = Prefixes(), progress: bool = True,
+                queries: Path | None = None, encoding: Encoding = Encoding(), progress: bool = True,
                 workers: int = 1, devices: list[str] | None = None, splits: Path | None = None) -> dict[str, Any]:
     """Write ``index.faiss``, ``docids.json`` and ``manifest.json`` into ``out``; returns the manifest.
 
@@ -100,19 +100,23 @@ def build_index(ref: ModelRef, corpus: Path, out: Path, settings: IndexSettings,
 
     from lrat.retrieval.encoder import corpus_embeddings, encode, fingerprint, load_model
     from lrat.retrieval.local import read_corpus
+    from lrat.retrieval.prompts import agreed_prompts
 
     started = time.perf_counter()
     docids, texts = read_corpus(corpus)
-    model = load_model(ref.path)
+    prompts = agreed_prompts(ref.path, encoding, f"index for {ref.spec}")
+    model = load_model(ref.path, encoding.device)
     weights = fingerprint(model)
-    vectors = corpus_embeddings(model, texts, cache_dir, prefixes.doc, progress=progress, model_key=weights,
-                                workers=workers, devices=devices)
+    vectors = corpus_embeddings(model, texts, cache_dir, prompts.document, batch_size=encoding.batch_size,
+                                progress=progress, model_key=weights, workers=workers, devices=devices,
+                                precision=encoding.precision)
     index = make_index(vectors, settings)
     held_out, source = [], "none: exact search"
     recall = 1.0  # the exact index is its own reference
     if settings.type != "flat":
         held_out, source = held_out_queries(queries, settings.eval_split, settings.eval_max_queries, splits)
-        query_vectors = encode(model, [prefixes.query + q for q in held_out]) if held_out else np.zeros((0, 1))
+        query_vectors = (encode(model, held_out, role="query", prompt=prompts.query, precision=encoding.precision)
+                         if held_out else np.zeros((0, 1)))
         recall = recall_vs_exact(index, vectors, query_vectors)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_open(out / INDEX_FILE, "wb") as fh:
@@ -128,7 +132,7 @@ def build_index(ref: ModelRef, corpus: Path, out: Path, settings: IndexSettings,
         "recall_at_10_vs_exact": None if math.isnan(recall) else round(recall, 4),
         "recall_eval": {"queries": source, "n_queries": len(held_out),
                         "note": "exact search: 1.0 by construction" if settings.type == "flat" else ""},
-        "prefixes": prefixes.model_dump(),
+        "prompts": prompts.as_dict(),  # the model's own: the service encodes queries with the query prompt
         "seconds": round(time.perf_counter() - started, 2),
     }
     write_json(out / MANIFEST_FILE, manifest)
@@ -143,14 +147,27 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def check_pairing(manifest: dict[str, Any], weights: str, where: str) -> None:
-    """The model about to serve an index must be the one that encoded it: same weights, same sequence length."""
+def check_pairing(manifest: dict[str, Any], weights: str, where: str, folder: Path | str | None = None) -> None:
+    """The model about to serve an index must be the one that encoded it: same weights, same sequence length, and
+    (``folder``: the model's) prompts that agree with the ones the index was built with."""
     built = manifest["model"]
     if built["fingerprint"] != weights:
         raise IndexMismatch(
             f"{where}: the index was built with {built['name']} {built.get('version') or ''} (weights "
             f"{built['fingerprint']}) but the model given has weights {weights}; an index is only served with the "
             "model that encoded it: rebuild it with `lrat index --model ...` for this model")
+    if "prompts" not in manifest:
+        raise IndexMismatch(f"{where}: the index manifest names no prompts (built by an older lrat): rebuild it with "
+                            "`lrat index`")
+    if folder is not None:
+        from lrat.retrieval.prompts import agreed_prompts
+        from lrat.settings import Encoding
+
+        built_with = Encoding(query=manifest["prompts"]["query"], doc=manifest["prompts"]["document"])
+        try:
+            agreed_prompts(folder, built_with, f"{where}: the index's prompts")
+        except ValueError as exc:
+            raise IndexMismatch(f"{exc}; rebuild the index with `lrat index` for this model") from None
 
 
 def load_index(folder: Path) -> tuple[faiss.Index, list[str], dict[str, Any]]:

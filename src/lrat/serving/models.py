@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from lrat.registry.candidates import MODELS_URI
-from lrat.retrieval.encoder import BASE, is_mlflow_uri, materialize, model_path
+from lrat.retrieval.encoder import materialize
+from lrat.retrieval.specs import BASE, KINDS, check_spec, is_mlflow_uri, model_path
 
 CHAMPION_URI = "models:/{name}@champion"
 _COMPLETE = ".lrat-complete"
@@ -66,8 +67,9 @@ def _download(uri: str, name: str, version: str, run_id: str | None, cache: Path
 def resolve_model(spec: str | None, registry_name: str, cache: Path = Path(".cache/models"),
                   fallback: str | None = None) -> ModelRef:
     """``None`` → the registry's @champion (``fallback``, e.g. ``train.base_model``, while there is none, as the
-    promotion gate does); ``models:/NAME@ALIAS`` and ``models:/NAME/N`` are pinned to a version; ``base`` and
-    folders stay as they are. A missing alias or folder is a ValueError saying what to do."""
+    promotion gate does); ``models:/NAME@ALIAS`` and ``models:/NAME/N`` are pinned to a version; ``base``, Hugging
+    Face ids (their cached snapshot) and folders are known by a hash of their files. A missing alias or folder is
+    a ValueError saying what to do."""
     if spec is None and fallback is not None:
         try:
             return resolve_model(None, registry_name, cache)
@@ -93,9 +95,10 @@ def resolve_model(spec: str | None, registry_name: str, cache: Path = Path(".cac
                         found.run_id)
     if is_mlflow_uri(spec):
         raise ValueError(f"--model {spec!r}: name a registry version (models:/NAME/N or models:/NAME@ALIAS), "
-                         "'base' or a model folder")
-    folder = Path(model_path(spec))
+                         "'base', a Hugging Face id or a model folder")
+    check_spec(spec, "--model")
+    folder = Path(model_path(spec))  # a Hugging Face id: its snapshot in the cache
     if not folder.is_dir():
-        raise ValueError(f"--model {spec!r}: not 'base', a registry URI (models:/...) or a model folder")
+        raise ValueError(f"--model {spec!r}: not {KINDS}")
     name = BASE if spec == BASE else str(Path(spec))
     return ModelRef(spec, name, None, None, str(folder), _files_key(folder))

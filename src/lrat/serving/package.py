@@ -44,14 +44,15 @@ def bentofile(root: Path) -> Path:
 
 def model_key(manifest: dict[str, Any]) -> str:
     return _digest(manifest["model"]["source_key"], manifest["model"]["fingerprint"], manifest["corpus"]["sha256"],
-                   manifest["index"]["sha256"], manifest["prefixes"])
+                   manifest["index"]["sha256"], manifest["prompts"])
 
 
 def bento_key(source_key: str, corpus_sha256: str, index_type: str, index_params: dict[str, Any],
-              prefixes: dict[str, str], args: ServeArgs, root: Path) -> str:
+              prompts: dict[str, str], args: ServeArgs, root: Path) -> str:
     """What a bento is made from, computable before anything is built (so `lrat serve` finds a current bento
-    without loading a model): the model version or files, corpus, index shape, serve arguments, code."""
-    return _digest(source_key, corpus_sha256, index_type, index_params, prefixes,
+    without loading a model): the model version or files, its prompts, corpus, index shape, serve arguments,
+    code."""
+    return _digest(source_key, corpus_sha256, index_type, index_params, prompts,
                    args.model_dump(exclude={"model"}), code_digest(root / "src"), file_sha256(bentofile(root)))
 
 
@@ -104,20 +105,23 @@ def import_model(index_dir: Path, model: str | None = None, corpus: Path | None 
     ``(tag, created)``. Raises IndexMismatch when the model or corpus is not the index's own."""
     import bentoml
 
-    from lrat.retrieval.encoder import fingerprint, load_model
+    from lrat.retrieval.encoder import fingerprint, load_model, model_path
+
+    def check(folder: str, where: str) -> None:
+        check_pairing(manifest, fingerprint(load_model(folder)), where, model_path(folder))
 
     manifest = read_manifest(index_dir)
     if corpus is not None:
         _check_corpus(Path(corpus), manifest, index_dir)
     if model is not None:  # a model named by the user must be the index's own, even when a packaged one exists
-        check_pairing(manifest, fingerprint(load_model(model)), f"--model {label or model}")
+        check(model, f"--model {label or model}")
     key = model_key(manifest)
     existing = _find(_listed("model", MODEL_NAME), key)
     if existing is not None:
         return str(existing.tag), False
     folder = model or _model_folder(manifest)
     if model is None:
-        check_pairing(manifest, fingerprint(load_model(folder)), str(index_dir))
+        check(folder, str(index_dir))
     corpus = Path(corpus or manifest["corpus"]["path"])
     _check_corpus(corpus, manifest, index_dir)
     labels = {KEY_LABEL: key, **_model_labels(manifest["model"])}
@@ -151,7 +155,7 @@ def build_bento(model_tag: str, args: ServeArgs, root: Path, manifest: dict[str,
 
     built, index = manifest["model"], manifest["index"]
     key = bento_key(built["source_key"], manifest["corpus"]["sha256"], index["type"], index["params"],
-                    manifest["prefixes"], args, root)
+                    manifest["prompts"], args, root)
     existing = _find(_listed("bento", BENTO_NAME), key)
     if existing is not None and model_tag in bento_models(existing):
         return str(existing.tag), False

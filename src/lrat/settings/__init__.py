@@ -6,12 +6,12 @@ from lrat.settings.sections import (
     Agent,
     AgentRunner,
     Data,
+    Encoding,
     Experiment,
     Flywheel,
     Index,
     Ingest,
     Mine,
-    Prefixes,
     Promote,
     Registry,
     Retrieval,
@@ -26,6 +26,6 @@ from lrat.settings.sections import (
     World,
 )
 
-__all__ = ["Agent", "AgentRunner", "Data", "Experiment", "Flywheel", "Index", "Ingest", "Mine", "ParamsError",
-           "Prefixes", "Promote", "Registry", "Retrieval", "Scaling", "Serve", "ServeLimits", "Settings", "Split",
+__all__ = ["Agent", "AgentRunner", "Data", "Encoding", "Experiment", "Flywheel", "Index", "Ingest", "Mine",
+           "ParamsError", "Promote", "Registry", "Retrieval", "Scaling", "Serve", "ServeLimits", "Settings", "Split",
            "Topk", "Train", "Validate", "World", "load_settings", "problems", "read_yaml", "settings_from"]

@@ -12,6 +12,7 @@ Deliberate exceptions, each read in one place only: `mine:` keys default to ``No
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -44,6 +45,8 @@ DATA_SOURCES = ("simulated", "logs")
 TRAIN_LOSSES = ("weighted", "mnrl")
 TRAIN_DEVICES = ("auto", "cpu", "cuda")
 TRAIN_PRECISIONS = ("fp32", "bf16")
+ENCODE_PRECISIONS = ("fp32", "fp16", "bf16")
+DEVICE = re.compile(r"cpu|cuda(:[0-9]+)?|mps")
 TRAIN_ROWS = ("satisfied", "all")
 INGEST_FORMATS = ("auto", "bcp", "search-r1", "openai-chat", "native")
 MINE_PRESETS = ("official", "lrat")
@@ -90,14 +93,18 @@ def sub(model: type[Section]) -> Any:
     return Annotated[model, NULL_MEANS_DEFAULT]
 
 
-class Prefixes(BaseModel):
-    """The texts put before every query and every document when they are encoded (E5's "query: ", the Instruct
-    line of Qwen3-Embedding); passed as one value wherever a model encodes."""
+class Encoding(BaseModel):
+    """How a model encodes, passed as one value wherever one does: prompt overrides (None: the model's own
+    ``query`` / ``document`` prompt, as ``encode_query`` / ``encode_document`` use them), and where and how wide
+    (the in-process device, fp16/bf16 on CUDA, texts per forward pass)."""
 
     model_config = ConfigDict(frozen=True)
 
-    query: str = ""
-    doc: str = ""
+    query: str | None = None
+    doc: str | None = None
+    device: str = "cpu"
+    precision: str = "fp32"
+    batch_size: int | None = None
 
 
 # sections ---------------------------------------------------------------------------------------------------------
@@ -132,13 +139,19 @@ class World(Section):
 
 class Retrieval(Section):
     cache_dir: path(nullable="no cache") = Path(".cache/embeddings")  # corpus and query vectors; null or "": none
-    query_prefix: text(nullable=True) = ""
-    doc_prefix: text(nullable=True) = ""
+    # overrides of the model's own prompts (config_sentence_transformers.json); null: the model's
+    query_prefix: text(nullable="the model's query prompt") = None
+    doc_prefix: text(nullable="the model's document prompt") = None
     workers: integer(ge=1, nullable=True) = 1
+    device: rule("cpu, cuda, cuda:N or mps", lambda v: isinstance(v, str) and bool(DEVICE.fullmatch(v)), True,
+                  kind=str) = "cpu"  # where this process encodes (--devices: one worker process per device)
+    precision: choice(ENCODE_PRECISIONS, nullable=True) = "fp32"  # fp16 | bf16: on CUDA only; CPUs stay fp32
+    batch_size: integer(ge=1, nullable="16 texts on CPUs, 64 on accelerators") = None
 
     @property
-    def prefixes(self) -> Prefixes:
-        return Prefixes(query=self.query_prefix, doc=self.doc_prefix)
+    def encoding(self) -> Encoding:
+        return Encoding(query=self.query_prefix, doc=self.doc_prefix, device=self.device,
+                        precision=self.precision, batch_size=self.batch_size)
 
 
 class Agent(Section):
@@ -231,7 +244,7 @@ class Validate(Section):
 class Train(Section):
     """The trainer's settings and which rows it trains on (rows, weights, n_negatives, max_rows, seed)."""
 
-    base_model: text(nullable=True) = "base"  # base (packaged MiniLM) | a model folder | models:/name@alias
+    base_model: text(nullable=True) = "base"  # base (packaged MiniLM) | org/name[@rev] | a folder | models:/...
     epochs: number(gt=0, nullable=True) = 1.0
     lr: number(gt=0, nullable=True) = 5e-5
     batch_size: integer(ge=1, nullable=True) = 32
@@ -253,9 +266,10 @@ class Train(Section):
     seed: integer() = 13
 
     @property
-    def prefixes(self) -> Prefixes:
-        """The prefixes this model trains with (``Settings`` fills a null from ``retrieval:``)."""
-        return Prefixes(query=self.query_prefix or "", doc=self.doc_prefix or "")
+    def encoding(self) -> Encoding:
+        """The prompt overrides this model trains with (``Settings`` fills a null from ``retrieval:``; still null:
+        the base model's own prompts)."""
+        return Encoding(query=self.query_prefix, doc=self.doc_prefix)
 
 
 class Ablation(Section):
@@ -398,7 +412,7 @@ class Settings(Section):
 
     @model_validator(mode="after")
     def _train_prefixes(self) -> Settings:
-        """train.query_prefix / doc_prefix left null take retrieval's: a model trains with the prefixes it is
+        """train.query_prefix / doc_prefix left null take retrieval's: a model trains with the prompts it is
         evaluated and served with unless told otherwise."""
         fill = {key: getattr(self.retrieval, key) for key in ("query_prefix", "doc_prefix")
                 if getattr(self.train, key) is None}

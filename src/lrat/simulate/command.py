@@ -86,8 +86,9 @@ def agent_command(
         Path("data/world")
     ),
     split: Annotated[str, typer.Option(help="Questions to run: train, dev, test or all.")] = "train",
-    retriever: Annotated[str, typer.Option(help="'base', a model folder, an MLflow model URI (models:/...), the URL "
-                                           "of a running lrat search service, or 'oracle'.")] = "base",
+    retriever: Annotated[str, typer.Option(help="'base', a Hugging Face id (org/name[@rev]), a model folder, an "
+                                           "MLflow model URI (models:/...), the URL of a running lrat search "
+                                           "service, or 'oracle'.")] = "base",
     out: Annotated[Path, typer.Option(help="Folder for the run files (one run_<qid>.json per question).")] = (
         Path("data/runs/sim")
     ),
@@ -115,7 +116,7 @@ def agent_command(
             raise FileNotFoundError(f"world folder {world} not found: run `lrat simulate world --out {world}`")
         summary = run_agents(world, split, retriever, out, seed if seed is not None else settings.seed,
                              settings.agent, metrics, settings.retrieval.cache_dir, limit, progress=not quiet,
-                             prefixes=settings.retrieval.prefixes)
+                             encoding=settings.retrieval.encoding)
     if json_out:
         typer.echo(json.dumps(summary, indent=2))
     else:

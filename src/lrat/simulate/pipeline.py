@@ -9,7 +9,7 @@ from typing import Any
 
 from lrat.io import write_json
 from lrat.progress import progress_bar
-from lrat.settings import Prefixes
+from lrat.settings import Encoding
 from lrat.settings import World as WorldSettings
 from lrat.simulate.agent import AgentConfig
 from lrat.simulate.export import world_stats, write_world
@@ -20,8 +20,9 @@ SPLITS = ("train", "dev", "test")
 
 
 def open_retriever(spec: str, corpus: Path, cache_dir: Path | None, world: World | None = None,
-                   prefixes: Prefixes = Prefixes(), progress: bool = True) -> Any:
-    """``base`` | a model folder | an MLflow model URI | ``http(s)://`` service | ``oracle`` (needs the world)."""
+                   encoding: Encoding = Encoding(), progress: bool = True) -> Any:
+    """``base`` | ``org/name[@rev]`` | a model folder | an MLflow model URI | ``http(s)://`` service | ``oracle``
+    (needs the world)."""
     if spec.startswith(("http://", "https://")):
         from lrat.retrieval.http import HttpRetriever
 
@@ -34,7 +35,7 @@ def open_retriever(spec: str, corpus: Path, cache_dir: Path | None, world: World
         if world is None:
             raise ValueError("the oracle retriever needs the world")
         return OracleRetriever(LocalRetriever.build("base", corpus, cache_dir, progress=progress), world)
-    return LocalRetriever.build(spec, corpus, cache_dir, prefixes, progress=progress)
+    return LocalRetriever.build(spec, corpus, cache_dir, encoding, progress=progress)
 
 
 def evidence_recall(retriever: Any, world: World, split: str, ks: tuple[int, ...] = (10, 100)) -> dict[str, Any]:
@@ -73,14 +74,14 @@ def build_world(out: Path, seed: int, sizes: WorldSettings, metrics: Path | None
 
 def run_agents(world_dir: Path, split: str, retriever: str, out: Path, seed: int, cfg: AgentConfig,
                metrics: Path | None, cache_dir: Path | None, limit: int | None = None,
-               progress: bool = True, prefixes: Prefixes = Prefixes()) -> dict[str, Any]:
+               progress: bool = True, encoding: Encoding = Encoding()) -> dict[str, Any]:
     from lrat.simulate.driver import simulate
 
     world = load_world(world_dir)
     questions = [q for q in world.questions if split in ("all", q.split)][: limit or None]
     if not questions:
         raise ValueError(f"no questions in split {split!r} (choose train, dev, test or all)")
-    engine = open_retriever(retriever, world_dir / "corpus.jsonl", cache_dir, world, prefixes, progress=progress)
+    engine = open_retriever(retriever, world_dir / "corpus.jsonl", cache_dir, world, encoding, progress=progress)
     held_out = None if split in ("test", "all") else {d for q in world.questions if q.split == "test"
                                                          for d in q.evidence}
     with progress_bar(len(questions), f"agents on {split}", enabled=progress) as update:

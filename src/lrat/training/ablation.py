@@ -46,7 +46,7 @@ def _variant(name: str, labels: Path, out: Path, cfg: Train, corpus: Path, bench
     summary = train(labels, out, cfg, name=name, tags={"ablation": name}, progress=progress, corpus=corpus)
     from lrat.retrieval.local import LocalRetriever
 
-    LocalRetriever.build(str(out), bench.corpus, _cache_dir(retrieval), retrieval.prefixes, progress=progress)
+    LocalRetriever.build(str(out), bench.corpus, _cache_dir(retrieval), retrieval.encoding, progress=progress)
     return summary
 
 
@@ -107,7 +107,7 @@ def run_ablation(trajectories: Path, corpus: Path, labels: Path, lrat_model: Pat
     """``jobs``: variants trained at once (`train_variants`)."""
     import mlflow
 
-    from lrat.evaluation.offline import evaluate_offline
+    from lrat.evaluation.offline import evaluate_offline, without_gold
     from lrat.tracking import use_experiment
 
     models_dir.mkdir(parents=True, exist_ok=True)
@@ -120,12 +120,12 @@ def run_ablation(trajectories: Path, corpus: Path, labels: Path, lrat_model: Pat
     for name, summary in train_variants(todo, models_dir, corpus, bench, retrieval, jobs, progress).items():
         runs[name], specs[name] = summary["run_id"], str(models_dir / name)
     specs["lrat"] = str(lrat_model)
-    result = evaluate_offline(specs, bench, "test", _cache_dir(retrieval), retrieval.prefixes, progress)
+    result = evaluate_offline(specs, bench, "test", _cache_dir(retrieval), retrieval.encoding, progress)
     use_experiment(f"{cfg.experiment}-ablation")
     trained = json.loads((lrat_model / "lrat_train.json").read_text()) if (lrat_model / "lrat_train.json").exists() \
         else {}
     for name in ("base", "naive", "filter", "lrat"):
-        scores = {k.replace("@", "_at_"): float(v) for k, v in result["models"][name].items()}
+        scores = {k.replace("@", "_at_"): float(v) for k, v in without_gold(result["models"][name]).items()}
         if runs.get(name):
             with mlflow.start_run(run_id=runs[name]):
                 mlflow.log_metrics(scores)

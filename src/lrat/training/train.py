@@ -19,11 +19,14 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lrat.io import file_sha256, write_json
 from lrat.settings import Train
 from lrat.training.data import to_dataset, training_rows
+
+if TYPE_CHECKING:
+    from lrat.retrieval.prompts import Prompts
 
 
 def process_group() -> tuple[int, int]:
@@ -46,6 +49,16 @@ def _use_cpu(device: str) -> bool:
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("train.device is 'cuda' but torch sees no CUDA device (a CPU build of torch, or no GPU)")
     return not torch.cuda.is_available()
+
+
+def column_prompts(row: dict[str, Any], prompts: Prompts) -> dict[str, str] | None:
+    """The trainer's prompt per dataset column, as sentence-transformers applies them: the query prompt on the
+    anchor, the document prompt on the positive and every negative (None when both are empty: no prompt at all)."""
+    if not prompts.query and not prompts.document:
+        return None
+    mapping = {"anchor": prompts.query}
+    mapping |= {key: prompts.document for key in row if key == "positive" or key.startswith("negative_")}
+    return {key: value for key, value in mapping.items() if value}
 
 
 def _loss(model: Any, cfg: Train) -> Any:
@@ -133,12 +146,6 @@ def train(labels: Path, out: Path, cfg: Train, *, name: str = "lrat", mining_met
         if not rows:
             raise ValueError(f"{labels}: fewer rows ({counts['uneven_tail']}) than one global batch "
                              f"(train.batch_size {cfg.batch_size})")
-    prefixes = cfg.prefixes
-    for row in rows:
-        row["anchor"] = prefixes.query + row["anchor"]
-        for key in row:
-            if key == "positive" or key.startswith("negative_"):
-                row[key] = prefixes.doc + row[key]
     labels_hash = file_sha256(labels)
     key = hashlib.sha256(json.dumps([labels_hash, cfg.model_dump(mode="json")], sort_keys=True).encode()).hexdigest()
     checkpoints = out.parent / ".checkpoints" / f"{name}-{key[:12]}"
@@ -151,11 +158,14 @@ def train(labels: Path, out: Path, cfg: Train, *, name: str = "lrat", mining_met
     )
 
     from lrat.retrieval.encoder import load_model
+    from lrat.retrieval.prompts import effective_prompts, save_prompts
     from lrat.tracking import dvc_lock_hashes, flat, git_commit, use_experiment
     from lrat.validation.status import validation_status
 
     model = load_model(cfg.base_model)
     model.max_seq_length = cfg.max_seq_length
+    prompts = effective_prompts(model, cfg.encoding)
+    save_prompts(model, prompts)  # the model folder, the logged model and everything built from them carry them
     steps = math.ceil(len(rows) / cfg.batch_size * cfg.epochs)
     args = SentenceTransformerTrainingArguments(
         output_dir=str(checkpoints), num_train_epochs=cfg.epochs, per_device_train_batch_size=batch,
@@ -163,7 +173,7 @@ def train(labels: Path, out: Path, cfg: Train, *, name: str = "lrat", mining_met
         batch_sampler=BatchSamplers.NO_DUPLICATES, use_cpu=_use_cpu(cfg.device), report_to="none",
         save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=1,
         logging_steps=max(1, min(10, steps // 10)), disable_tqdm=not progress, dataloader_pin_memory=False,
-        bf16=cfg.precision == "bf16", dataloader_drop_last=world > 1,
+        bf16=cfg.precision == "bf16", dataloader_drop_last=world > 1, prompts=column_prompts(rows[0], prompts),
     )
     start = time.perf_counter()
     if not main:
@@ -174,7 +184,8 @@ def train(labels: Path, out: Path, cfg: Train, *, name: str = "lrat", mining_met
         mlflow.log_params({k: str(v)[:500] for k, v in flat("", cfg.model_dump()).items()})
         mlflow.log_params({"labels.path": str(labels), "labels.sha256": labels_hash,
                            "git.commit": git_commit() or "unknown", "rows.used": counts["rows"],
-                           "processes": world, "batch_size.per_process": batch})
+                           "processes": world, "batch_size.per_process": batch,
+                           "prompts.query": prompts.query[:500], "prompts.document": prompts.document[:500]})
         lineage = dvc_lock_hashes()
         if lineage:
             mlflow.log_dict(lineage, "lineage/dvc_lock_outs.json")
