@@ -304,3 +304,25 @@ def test_packaging_refuses_an_override_of_a_prompt_the_model_states(tmp_path: Pa
         agreed_prompts(stated, Encoding(query="other: "), "x")
     with pytest.raises(ValueError, match="retrieval.doc_prefix is 'd: ' but the model's own document prompt is ''"):
         agreed_prompts(stated, Encoding(doc="d: "), "x")  # a model trained without a prompt states it too
+
+
+def test_encoding_settings_are_checked_and_reduced_precision_keys_its_own_cache(tmp_path: Path) -> None:
+    import torch
+
+    from lrat.retrieval.encoder import load_model
+    from lrat.retrieval.vectors import precision_tag
+    from lrat.settings import ParamsError, settings_from
+    from tests.training.tiny import tiny_model
+
+    for key, value in (("device", "gpu"), ("precision", "fp8"), ("batch_size", 0)):
+        with pytest.raises(ParamsError, match=f"retrieval.{key}"):
+            settings_from({"retrieval": {key: value}})
+    encoding = settings_from({"retrieval": {"device": "cuda:1", "precision": "bf16", "batch_size": 256}}
+                             ).retrieval.encoding
+    assert (encoding.device, encoding.precision, encoding.batch_size) == ("cuda:1", "bf16", 256)
+    model = tiny_model(tmp_path / "tiny")
+    assert precision_tag(model, "bf16") == ""  # on a CPU: fp32 whatever is asked, the same cache entry
+    assert precision_tag(model, "bf16", ["cuda:0", "cuda:1"]) == "-bf16"
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="torch sees no CUDA device"):
+            load_model(str(tmp_path / "tiny"), "cuda")

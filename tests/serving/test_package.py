@@ -49,6 +49,14 @@ def test_packaging_is_reused_until_something_changes(tmp_path: Path):
     limits = package(tmp_path / "index", _inputs(tmp_path, corpus, max_k=20))
     assert limits["bento_created"] and limits["bento"] != first["bento"]
     assert limits["bentoml_model"] == first["bentoml_model"]  # same model, new limits: only a new bento
+    assert bentoml.bentos.get(limits["bento"]).info.args["max_k"] == 20
+
+    # another model in the same process (the flywheel's next champion): its bento serves that model
+    other = tiny_ref(tmp_path, seed=1)
+    build_index(other, corpus, tmp_path / "other", IndexSettings(), cache_dir=tmp_path / "cache", progress=False)
+    second = package(tmp_path / "other", _inputs(tmp_path, corpus))
+    assert second["bentoml_model"] != first["bentoml_model"]
+    assert bento_models(bentoml.bentos.get(second["bento"])) == {second["bentoml_model"]}
 
 
 @pytest.mark.slow

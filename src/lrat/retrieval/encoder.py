@@ -31,8 +31,20 @@ CPU_BATCH = 16
 ACCELERATOR_BATCH = 64
 
 
+def check_device(device: str) -> str:
+    """A CUDA device this torch cannot use is a clear error, not a torch assertion deep inside loading."""
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError(f"retrieval.device is {device!r} but torch sees no CUDA device (a CPU build of torch, "
+                             "or no GPU): set retrieval.device: cpu")
+    return device
+
+
 def load_model(spec: str, device: str = "cpu") -> SentenceTransformer:
     """Any model spec (`lrat.retrieval.specs`) as a sentence-transformers model on ``device``."""
+    check_device(device)
     if is_mlflow_uri(spec):
         import mlflow.sentence_transformers
 
@@ -47,7 +59,7 @@ def load_model(spec: str, device: str = "cpu") -> SentenceTransformer:
     check_spec(spec, "retriever model")
     path = Path(model_path(spec))
     if not path.is_dir():
-        raise ModelNotFound(f"retriever model {spec!r}: not {KINDS}")
+        raise ModelNotFound(f"retriever model {spec!r} is not {KINDS}")
     from sentence_transformers import SentenceTransformer
 
     # local_files_only: a folder (a Hub id is its snapshot folder by now) never needs the Hub, yet without it

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from lrat.io import file_sha256
 from lrat.serving.engine import DOCUMENTS, ENCODER_DIR, INDEX_DIR
 from lrat.serving.index import DOCIDS_FILE, INDEX_FILE, MANIFEST_FILE, IndexMismatch, check_pairing, read_manifest
 from lrat.serving.settings import BENTO_NAME, MODEL_NAME, ServeArgs
+
+SERVICE_MODULE = "lrat.serving.service"  # bentofile.yaml's service: lrat.serving.service:Retriever
 
 KEY_LABEL = "lrat-key"  # label on BentoML models and bentos: a digest of what they were made from
 CODE_GLOBS = ("lrat/serving/*.py", "lrat/retrieval/*.py", "lrat/__init__.py", "lrat/_offline.py", "lrat/io.py",
@@ -161,6 +164,9 @@ def build_bento(model_tag: str, args: ServeArgs, root: Path, manifest: dict[str,
         return str(existing.tag), False
     labels = {KEY_LABEL: key, "model": model_tag.replace(":", "-"), **_model_labels(built)}
     args = args.model_copy(update={"model": model_tag})
+    # The service module reads its arguments (the model above all) when it is imported, and BentoML imports it only
+    # once per process: a second bento built here (the flywheel's next champion) would serve the first one's model.
+    sys.modules.pop(SERVICE_MODULE, None)
     bento = bentoml.bentos.build_bentofile(str(bentofile(root)), build_ctx=str(root / "src"),
                                            name=BENTO_NAME, labels=labels, args=args.model_dump())
     return str(bento.tag), True

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Annotated
 
 import bentoml
-from prometheus_client import Histogram
 from pydantic import Field
 from starlette.responses import JSONResponse
 
 from lrat.serving.batcher import Batcher
+from lrat.serving.metrics import BATCH_SIZES
 from lrat.serving.middleware import BodyLimit
 from lrat.serving.schemas import BatchResponse, Document, SearchResponse
 from lrat.serving.settings import BENTO_NAME, ServeArgs
@@ -28,8 +28,6 @@ Query = Annotated[str, Field(min_length=1, max_length=ARGS.max_query_chars, stri
                              description="the search query", examples=["lighthouse keeper of the northern harbour"])]
 TopK = Annotated[int, Field(ge=1, le=ARGS.max_k, strict=True, description="how many results")]
 Queries = Annotated[list[Query], Field(max_length=ARGS.max_batch, description="queries searched together")]
-BATCH_SIZES = Histogram("lrat_search_batch_size", "searches answered by one encode + FAISS search (adaptive "
-                        "batching)", buckets=(1, 2, 4, 8, 16, 32, 64, 128))
 DocId = Annotated[str, Field(min_length=1, max_length=512, strict=True, examples=["10001"])]
 
 

@@ -116,7 +116,7 @@ class Data(Section):
     corpus: path(nullable=True) = Path("data/world/corpus.jsonl")
     queries: path(nullable=True) = Path("data/world/queries.tsv")
     qrels_evidence: path(nullable=True) = Path("data/world/qrel_evidence.txt")
-    qrels_golds: path(nullable=True) = Path("data/world/qrel_golds.txt")
+    qrels_golds: path(nullable="no gold qrels") = Path("data/world/qrel_golds.txt")
     ground_truth: path(nullable=True) = Path("data/world/ground_truth.jsonl")
 
 
