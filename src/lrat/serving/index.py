@@ -161,7 +161,6 @@ def check_pairing(manifest: dict[str, Any], weights: str, where: str, folder: Pa
                             "`lrat index`")
     if folder is not None:
         from lrat.retrieval.prompts import agreed_prompts
-        from lrat.settings import Encoding
 
         built_with = Encoding(query=manifest["prompts"]["query"], doc=manifest["prompts"]["document"])
         try:
