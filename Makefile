@@ -2,6 +2,7 @@
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
+DVC_REPRO_FLAGS ?=
 PYTHON3 ?= python3
 
 .PHONY: install run test test-fast lint docs bench flywheel clean
@@ -17,8 +18,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
+# DVC_REPRO_FLAGS: e.g. --pull (the workflows, when a DVC remote is configured: outputs of run-cache records are
+# fetched instead of recomputed; an unreachable remote only warns and the stage runs).
 run: install
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/dvc repro
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/dvc repro $(DVC_REPRO_FLAGS)
 	@echo ""
 	@echo "Results:"
 	@echo "  generated world          data/world/ (corpus, queries, qrels, splits)  stats: metrics/world.json"

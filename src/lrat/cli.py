@@ -53,6 +53,7 @@ from lrat.flywheel.command import flywheel_command  # noqa: E402
 from lrat.ingest.command import ingest_command  # noqa: E402
 from lrat.mining.command import expand_labels_command, mine_command  # noqa: E402
 from lrat.registry.command import promote_command, register_command  # noqa: E402
+from lrat.registry.comment import pr_comment_command  # noqa: E402
 from lrat.serving.command import bento_command, index_command, serve_command  # noqa: E402
 from lrat.simulate.command import simulate_app  # noqa: E402
 from lrat.split.command import split_command  # noqa: E402
@@ -71,6 +72,7 @@ app.command("evaluate")(evaluate_command)
 app.command("ablation")(ablation_command)
 app.command("register")(register_command)
 app.command("promote")(promote_command)
+app.command("pr-comment")(pr_comment_command)
 app.command("index")(index_command)
 app.command("bento")(bento_command)
 app.command("serve")(serve_command)

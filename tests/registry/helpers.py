@@ -37,6 +37,25 @@ def training_run(root: Path, name: str, seed: int = 0, *, validation: str = "pas
     return folder, run.info.run_id
 
 
+def project_params(root: Path, assets: dict[str, Path]) -> None:
+    """params.yaml of a project whose base model is the tiny random one (see conftest's ``assets``)."""
+    (root / "params.yaml").write_text(
+        f"seed: 13\ntrain:\n  base_model: {assets['tiny']}\nretrieval:\n  cache_dir: {assets['cache']}\n"
+        "registry:\n  name: lrat-retriever\npromote:\n  split: test\n")
+
+
+def lrat_cli(*args: str) -> tuple[int, str]:
+    """`lrat ARGS` in this process: (exit code, stdout + stderr)."""
+    from typer.testing import CliRunner
+
+    from lrat.cli import app
+
+    result = CliRunner().invoke(app, list(args))
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.output + (result.stderr if result.stderr_bytes is not None else "")
+
+
 def write_lock(root: Path, outs: dict[str, tuple[str, str]]) -> None:
     """A dvc.lock with the given ``stage -> (path, md5)`` outputs."""
     import yaml

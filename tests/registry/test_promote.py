@@ -12,54 +12,14 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from lrat.cli import app
-
+from .helpers import lrat_cli as _lrat
+from .helpers import project_params as _project
 from .helpers import training_run
 from .server import mlflow_server
 
 pytestmark = pytest.mark.slow
 NAME = "lrat-retriever"
-
-
-@pytest.fixture(scope="module")
-def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The world, the three models and one embedding cache shared by both tests (each model encodes once)."""
-    import torch
-    from sentence_transformers import SentenceTransformer
-
-    from lrat.retrieval.encoder import model_path
-    from lrat.simulate.export import write_world
-    from lrat.simulate.store import save_state
-    from lrat.simulate.world import generate_world
-    from tests.training.tiny import tiny_model
-
-    root = tmp_path_factory.mktemp("lifecycle")
-    world = generate_world(5, n_docs=300, n_questions=150)
-    write_world(world, root / "world")
-    save_state(world, root / "world")
-    tiny_model(root / "tiny")
-    small = SentenceTransformer(model_path("base"), device="cpu")
-    bert = small[0].auto_model
-    bert.encoder.layer = torch.nn.ModuleList(list(bert.encoder.layer)[:2])
-    bert.config.num_hidden_layers = 2
-    small.max_seq_length = 64
-    small.save(str(root / "small"))
-    return {"world": root / "world", "tiny": root / "tiny", "small": root / "small", "cache": root / "cache"}
-
-
-def _project(root: Path, assets: dict[str, Path]) -> None:
-    (root / "params.yaml").write_text(
-        f"seed: 13\ntrain:\n  base_model: {assets['tiny']}\nretrieval:\n  cache_dir: {assets['cache']}\n"
-        "registry:\n  name: lrat-retriever\npromote:\n  split: test\n")
-
-
-def _lrat(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.output + (result.stderr if result.stderr_bytes is not None else "")
 
 
 def _decision(root: Path) -> dict:

@@ -59,8 +59,8 @@ def test_register_errors_name_the_problem(root: Path, ctx: Context, tmp_path: Pa
     (tmp_path / "plain").mkdir()
     with pytest.raises(RegistryError, match="not written by `lrat train`"):
         register_folder(registry, tmp_path / "plain", ctx)
-    (tmp_path / "plain" / "lrat_train.json").write_text('{"run_id": "0123456789abcdef0123456789abcdef"}')
-    with pytest.raises(RegistryError, match="not in the tracking store"):
+    (tmp_path / "plain" / "lrat_train.json").write_text("{}")
+    with pytest.raises(RegistryError, match="names no MLflow run"):
         register_folder(registry, tmp_path / "plain", ctx)
     with pytest.raises(RegistryError, match="no @challenger"):
         resolve_candidate(registry, None, ctx)
@@ -181,3 +181,29 @@ def test_a_judged_promotion_applied_again_after_a_kill_ends_as_one_promotion(roo
     assert registry.get("2").tags[REPLACED_TAG] == "1"
     refused = apply_decision({**record, "decision": "refused", "candidate": {"version": "3"}}, registry)
     assert refused["decision"] == "refused" and registry.aliases() == {CHAMPION: "2", PREVIOUS: "1"}
+
+
+def test_a_folder_trained_against_another_store_keeps_its_training_facts(root: Path, ctx: Context, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch):
+    """A model restored from a DVC remote (its training run lives in another store): `lrat register` imports the
+    folder once, with the labels hash and validation status its lrat_train.json records, so the gate still checks
+    them."""
+    import json
+
+    from lrat.registry.candidates import training_facts
+
+    elsewhere = tmp_path / "elsewhere"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{elsewhere / 'other.db'}")
+    folder, run_id = training_run(elsewhere, "lrat", validation="failed")
+    facts = json.loads((folder / "lrat_train.json").read_text())
+    (folder / "lrat_train.json").write_text(json.dumps({**facts, "labels_sha256": "ab" * 32, "validation": "failed"}))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+    registry = Registry(NAME)
+    version, created = register_folder(registry, folder, ctx)
+    assert created and version.aliases == (CHALLENGER,)
+    assert version.tags["source.kind"] == "trained" and version.tags["train.run_id"] == run_id
+    assert version.tags["labels.sha256"] == "ab" * 32
+    assert training_facts(registry, version) == (True, "failed")
+    again, created_again = register_folder(registry, folder, ctx)
+    assert (again.version, created_again) == (version.version, False)
+    assert _versions(registry) == [version.version]

@@ -209,12 +209,18 @@ def evaluate(ctx: Ctx, n: int, version: str) -> dict[str, Any]:
 
 
 def promote(ctx: Ctx, n: int) -> dict[str, Any]:
+    """The saved decision's alias moves; when @champion changed since it was judged (another promotion on the
+    same registry), the round's model is judged again against the new champion, as `lrat promote` does."""
     from lrat.flywheel.state import read_json
-    from lrat.registry.promotion import apply_decision
+    from lrat.io import write_json
+    from lrat.registry.promotion import settle
     from lrat.registry.record import record_decision
 
     rd = ctx.rounds.round_dir(n)
-    record = apply_decision(read_json(rd / "decision.json"), ctx.registry)
+    record = read_json(rd / "decision.json")
+    candidate = ctx.registry.get(str(record["candidate"]["version"]))
+    record = settle(record, candidate, f"flywheel round {n}", ctx.settings, ctx.registry, ctx.progress,
+                    saved=lambda again: write_json(rd / "decision.json", again))
     record = record_decision(record, ctx.settings.experiment, ctx.registry, ctx.root, rd / "promotion.json",
                              rd / "promotion.md")
     return {"decision": record["decision"], "champion_version": record["aliases"].get("champion"),

@@ -67,17 +67,47 @@ def register_training_run(registry: Registry, run_id: str, model_dir: Path | Non
 
 def register_folder(registry: Registry, model_dir: Path, ctx: Context, alias: str | None = CHALLENGER
                     ) -> tuple[Version, bool]:
-    """`lrat register`: the training run behind ``model_dir`` becomes a version, with alias ``challenger``."""
-    version, created = register_training_run(registry, training_run_id(model_dir), model_dir, ctx)
+    """`lrat register`: the training run behind ``model_dir`` becomes a version, with alias ``challenger``. A
+    folder whose training run is not in this store (restored from a DVC remote, or trained against another store)
+    is imported with the lineage its lrat_train.json records instead."""
+    run_id = training_run_id(model_dir)
+    if _get_run(registry, run_id) is None:
+        import sys
+
+        from lrat.registry.store import redact
+        from lrat.tracking import tracking_uri
+
+        print(f"note: training run {run_id} of {model_dir} is not in the tracking store {redact(tracking_uri())} "
+              "(restored from a DVC remote, or trained against another store): registering the folder with the "
+              "lineage its lrat_train.json records", file=sys.stderr)
+        version, created = _import(registry, str(model_dir), ctx)
+    else:
+        version, created = register_training_run(registry, run_id, model_dir, ctx)
     if alias:
         registry.set_alias(alias, version.version)
         version = registry.get(version.version)
     return version, created
 
 
+def _trained_elsewhere(spec: str) -> dict[str, Any] | None:
+    """lrat_train.json of a folder trained by `lrat train`, when it records the labels it learned from."""
+    summary = Path(spec) / TRAIN_SUMMARY
+    if spec == "base" or not summary.is_file():
+        return None
+    facts = json.loads(summary.read_text(encoding="utf-8"))
+    return facts if facts.get("labels_sha256") else None
+
+
 def import_model(registry: Registry, spec: str, ctx: Context) -> Version:
+    """`_import`'s version."""
+    return _import(registry, spec, ctx)[0]
+
+
+def _import(registry: Registry, spec: str, ctx: Context) -> tuple[Version, bool]:
     """A model with no training run here (``base``, a Hugging Face id, a folder from elsewhere) logged once and
-    registered; the same weights twice → the same version (keyed by a hash of the weights)."""
+    registered; the same weights twice → the same version (keyed by a hash of the weights). A folder `lrat train`
+    wrote keeps its training facts (labels hash, validation status, training run id) as kind ``trained``, so the
+    gate still checks its labels' validation."""
     import mlflow
     import mlflow.sentence_transformers
 
@@ -89,24 +119,35 @@ def import_model(registry: Registry, spec: str, ctx: Context) -> Version:
     weights = fingerprint(model)
     existing = registry.find(**{"model.fingerprint": weights})
     if existing is not None:
-        return existing
+        return existing, False
     from lrat.retrieval.specs import hub_id
 
-    kind = "base" if spec == "base" else "hub" if hub_id(spec) is not None else "folder"
+    trained = _trained_elsewhere(spec) if hub_id(spec) is None else None
+    kind = "base" if spec == "base" else "hub" if hub_id(spec) is not None else "trained" if trained else "folder"
     use_experiment(ctx.import_experiment, ctx.root)
-    with mlflow.start_run(run_name=f"import {Path(spec).name if kind == 'folder' else spec}",
-                          tags={"lrat.import": kind}) as run:
+    import_tags = {"lrat.import": kind}
+    if trained:
+        import_tags["validation.status"] = str(trained.get("validation") or "missing")
+    with mlflow.start_run(run_name=f"import {Path(spec).name if kind in ('folder', 'trained') else spec}",
+                          tags=import_tags) as run:
         mlflow.log_params({"model.spec": spec, "model.fingerprint": weights})
+        if trained:
+            mlflow.log_params({"labels.sha256": trained["labels_sha256"],
+                               "train.run_id": str(trained.get("run_id") or "unknown")})
         mlflow.sentence_transformers.log_model(model, name="model", pip_requirements=pip_requirements(),
                                                create_model_card=False)
-    label = {"base": "the packaged MiniLM (base)", "hub": f"the Hugging Face model {spec}"}.get(
-        kind, f"the model folder {spec}")
+    label = {"base": "the packaged MiniLM (base)", "hub": f"the Hugging Face model {spec}",
+             "trained": f"the model folder {spec}, trained by lrat in run {trained and trained.get('run_id')} of "
+                        "another tracking store"}.get(kind, f"the model folder {spec}")
     tags = {"source.kind": kind, "model.spec": spec, "source.run_id": run.info.run_id,
             "git.commit": git_commit(ctx.root) or "unknown"}
-    version, _ = registry.register(f"runs:/{run.info.run_id}/model", run.info.run_id, tags,
-                                   f"Imported {label}; not trained by lrat, so no labels or training lineage.",
-                                   key={"model.fingerprint": weights})
-    return version
+    if trained:
+        tags.update({"labels.sha256": trained["labels_sha256"], "train.run_id": str(trained.get("run_id")),
+                     "validation.status": import_tags["validation.status"]})
+    note = ("its training facts come from its lrat_train.json" if trained else
+            "not trained by lrat, so no labels or training lineage")
+    return registry.register(f"runs:/{run.info.run_id}/model", run.info.run_id, tags, f"Imported {label}; {note}.",
+                             key={"model.fingerprint": weights})
 
 
 def _from_models_uri(registry: Registry, spec: str, match: re.Match[str]) -> Version:
@@ -159,10 +200,52 @@ def resolve_candidate(registry: Registry, spec: str | None, ctx: Context) -> tup
     return import_model(registry, spec, ctx), spec
 
 
+def peek_candidate(registry: Registry, spec: str | None, ctx: Context) -> tuple[Version, str]:
+    """`resolve_candidate` for a dry run: reads the registry, never writes to it. What is not registered in this
+    store (a folder trained elsewhere, e.g. by a pull request's pipeline; a run; a Hub id) comes back as a Version
+    with an empty ``version`` whose ``source`` is the spec; a model whose weights or training run are already
+    registered comes back as that version (so a dry run of the champion itself says "already champion")."""
+    if spec is None or spec.startswith("models:/"):
+        return resolve_candidate(registry, spec, ctx)  # models:/ of another registered model: read, not copied
+    if spec.startswith("runs:/"):
+        run_id = spec[len("runs:/"):].split("/", 1)[0]
+        return registry.find(run_id=run_id) or Version(registry.name, "", run_id, spec), spec
+    from lrat.retrieval.specs import ModelNotFound, check_spec, hub_id
+
+    try:
+        check_spec(spec, "--candidate")
+    except ModelNotFound as exc:
+        raise RegistryError(str(exc)) from None
+    run_id = None
+    if spec != "base" and hub_id(spec) is None and (Path(spec) / TRAIN_SUMMARY).is_file():
+        run_id = training_run_id(Path(spec))
+        found = registry.find(run_id=run_id)
+        if found is not None:
+            return found, spec
+    from lrat.retrieval.encoder import fingerprint, load_model
+
+    found = registry.find(**{"model.fingerprint": fingerprint(load_model(spec))})
+    return found or Version(registry.name, "", run_id, spec, description="not registered in this store"), spec
+
+
+def folder_facts(spec: str) -> tuple[bool, str | None]:
+    """`training_facts` of a model folder that is not registered (a dry run): what its lrat_train.json says."""
+    summary = Path(spec) / TRAIN_SUMMARY
+    if not summary.is_file():
+        return False, None
+    facts = json.loads(summary.read_text(encoding="utf-8"))
+    return ("labels_sha256" in facts, facts.get("validation") if "labels_sha256" in facts else None)
+
+
 def training_facts(registry: Registry, version: Version) -> tuple[bool, str | None]:
     """(trained by lrat?, its labels' validation status) read from the version's source run, not from the
-    version's own tags."""
-    if version.tags.get("source.kind") in ("base", "hub", "folder") or not version.run_id:
+    version's own tags; for an unregistered model (a dry run), from its run when this store has it, else from the
+    folder's lrat_train.json."""
+    if not version.version:
+        run = _get_run(registry, version.run_id) if version.run_id else None
+        if run is None:
+            return folder_facts(version.source)
+    elif version.tags.get("source.kind") in ("base", "hub", "folder") or not version.run_id:
         return False, None
     run = _get_run(registry, version.run_id)
     if run is None or "labels.sha256" not in run.data.params:

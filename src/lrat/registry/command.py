@@ -69,6 +69,11 @@ def promote_command(
     metrics: Annotated[Path, typer.Option("--metrics", help="The decision as JSON (a DVC metric).")] = (
         Path("metrics/promotion.json")
     ),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Evaluate and decide, write --report and --metrics, "
+                                          "and leave the registry exactly as it is: no alias, version, tag or "
+                                          "MLflow run is written (a candidate that is not registered is evaluated "
+                                          "as named). Exit 0 would promote (or already champion), 1 would refuse. "
+                                          "What a pull request runs.")] = False,
     allow_refusal: Annotated[bool, typer.Option("--allow-refusal", help="Exit 0 when the gate refuses (the DVC "
                                                 "stage uses it so a refusal does not break `dvc repro`; CI does "
                                                 "not).")] = False,
@@ -90,16 +95,23 @@ def promote_command(
     @previous to the old champion, then @champion to the candidate. Every decision is recorded in --metrics,
     --report and an MLflow run (experiment lrat-promotion).
 
+    Aliases move under a lock held in the registry (one promotion or rollback at a time), and only if @champion is
+    still the one the candidate was evaluated against: when another promotion moved it meanwhile, the candidate is
+    evaluated again against the new champion (a rollback whose champion changed stops with exit 2 instead).
+
     Exit 0: promoted (or already champion, or rolled back). Exit 1: refused, nothing in the registry changed
-    (0 with --allow-refusal), or nothing to roll back to. Exit 2: usage or tracking-store error.
+    (0 with --allow-refusal), or nothing to roll back to. Exit 2: usage or tracking-store error. With --dry-run
+    the same codes say what would happen.
     """
     if rollback and candidate is not None:
         raise usage_error("--rollback and --candidate exclude each other")
+    if rollback and dry_run:
+        raise usage_error("--rollback and --dry-run exclude each other")
     quiet_libraries(quiet)
     with usage_errors():
         from lrat.registry import promotion
-        from lrat.registry.record import record_decision
-        from lrat.registry.store import Registry, RegistryError
+        from lrat.registry.record import record_decision, write_records
+        from lrat.registry.store import Registry, RegistryError, StaleChampion
         from lrat.settings import load_settings
 
         settings = promotion.Settings.from_settings(load_settings(params), params, world)
@@ -107,12 +119,16 @@ def promote_command(
         if rollback:
             try:
                 record = promotion.rollback(settings, registry)
+            except StaleChampion:
+                raise  # exit 2: decided against a champion that is gone
             except RegistryError as exc:
                 typer.echo(f"Error: {exc}", err=True)
                 raise typer.Exit(1) from None
         else:
-            record = promotion.promote(candidate, settings, registry, progress=not quiet)
-        if record["decision"] != promotion.UNCHANGED:
+            record = promotion.promote(candidate, settings, registry, progress=not quiet, dry_run=dry_run)
+        if dry_run:
+            write_records(record, metrics, report)
+        elif record["decision"] != promotion.UNCHANGED:
             record = record_decision(record, settings.experiment, registry, settings.context.root, metrics, report)
     if json_out:
         typer.echo(json.dumps(record, indent=2))
@@ -125,14 +141,21 @@ def _say(record: dict, metrics: Path, report: Path) -> None:
     cand, champ = record["candidate"], record["champion"]
     who = f"version {champ['version']}" if champ.get("version") else f"the base model ({champ.get('spec')})"
     decision = record["decision"]
-    if decision == "unchanged":
-        typer.echo(f"{record['reason']} (promoted by MLflow run {record.get('promotion_run_id') or 'unknown'})",
-                   err=True)
-        return
+    name = f"version {cand['version']}" if cand.get("version") else f"{cand.get('spec')} (not registered)"
     for check in record["checks"]:
         if check["passed"] is False:
             typer.echo(f"FAILED {check['name']}: observed {check['observed']}, required {check['op']} "
                        f"{check['threshold']} ({check['detail']})", err=True)
+    if record.get("dry_run"):
+        verdict = {"promoted": f"WOULD PROMOTE {name} over {who}", "refused": f"WOULD REFUSE {name} against {who}",
+                   "unchanged": f"{name} already is @champion"}
+        typer.echo(f"DRY RUN: {verdict.get(decision, decision)}; registry unchanged -> {metrics}, {report}",
+                   err=True)
+        return
+    if decision == "unchanged":
+        typer.echo(f"{record['reason']} (promoted by MLflow run {record.get('promotion_run_id') or 'unknown'})",
+                   err=True)
+        return
     if decision == "promoted":
         line = f"PROMOTED version {cand['version']} to @champion over {who}"
     elif decision == "refused":

@@ -4,25 +4,33 @@ there is none) on the same held-out questions, the gate's checks, the alias move
 The decision never reads numbers stored in tags or runs: both models are scored again here, through the same
 cached encoding path as `lrat evaluate` (the corpus is not re-encoded by a model that was scored before) and the
 simulated agent with the same seed for both (common random numbers).
+
+No stale decisions: aliases move under the registry lock after re-reading @champion; when another process moved
+it while this one was evaluating, the candidate is evaluated again against the new champion (up to
+`MAX_EVALUATIONS` times, then StaleChampion, exit 2). A dry run (`--dry-run`) decides the same way and writes
+nothing to the registry.
 """
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lrat.benchmark import Benchmark, as_benchmark
-from lrat.registry.candidates import Context, resolve_candidate, training_facts
+from lrat.registry.candidates import Context, peek_candidate, resolve_candidate, training_facts
 from lrat.registry.gate import GateConfig, agent_checks, offline_checks, passed, validation_check
-from lrat.registry.store import CHAMPION, PREVIOUS, Registry, Version
+from lrat.registry.store import CHAMPION, PREVIOUS, Registry, StaleChampion, Version
 from lrat.settings import Agent, Encoding
 from lrat.settings import Settings as AllSettings
 from lrat.tracking import display_uri
 
 PROMOTED, REFUSED, ROLLED_BACK, UNCHANGED = "promoted", "refused", "rolled_back", "unchanged"
+MAX_EVALUATIONS = 3  # a candidate evaluated against this many successive champions, each replaced meanwhile: exit 2
 
 
 @dataclass(frozen=True)
@@ -128,14 +136,47 @@ def _reference(champion: Version | None, settings: Settings) -> dict[str, Any]:
     return {**champion.brief(), "spec": champion.uri}
 
 
-def promote(spec: str | None, settings: Settings, registry: Registry | None = None, progress: bool = True
-            ) -> dict[str, Any]:
+def promote(spec: str | None, settings: Settings, registry: Registry | None = None, progress: bool = True,
+            dry_run: bool = False) -> dict[str, Any]:
     """Decide on the candidate; move ``previous``/``champion`` only when every applicable check passes. Returns
-    the decision record (``decision``: promoted | refused | unchanged when it already is the champion)."""
+    the decision record (``decision``: promoted | refused | unchanged when it already is the champion).
+
+    When @champion changes while the candidate is evaluated (another promotion or a rollback finished meanwhile),
+    the candidate is evaluated again against the new champion; ``reevaluated`` in the record lists each change.
+    ``dry_run``: the same decision and record (``dry_run: true``) with the registry left exactly as it was; a
+    candidate that is not registered is evaluated from what was named, not imported."""
     registry = registry or Registry(settings.registry)
+    if dry_run:
+        candidate, asked = peek_candidate(registry, spec, settings.context)
+        return {**judge(candidate, asked, settings, registry, progress), "dry_run": True}
     candidate, asked = resolve_candidate(registry, spec, settings.context)
-    record = judge(candidate, asked, settings, registry, progress)
-    return apply_decision(record, registry)
+    return settle(judge(candidate, asked, settings, registry, progress), candidate, asked, settings, registry,
+                  progress)
+
+
+def settle(record: dict[str, Any], candidate: Version, asked: str, settings: Settings, registry: Registry,
+           progress: bool = True, saved: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """`apply_decision`, judging the candidate again each time @champion turned out to have moved meanwhile
+    (``saved`` sees every new record before its alias moves: the flywheel keeps it for a resume). StaleChampion
+    after `MAX_EVALUATIONS` judgements."""
+    changes = list(record.get("reevaluated") or [])
+    for attempt in range(1, MAX_EVALUATIONS + 1):
+        try:
+            return apply_decision(record, registry)
+        except StaleChampion as stale:
+            changes.append({"champion_was": stale.seen, "champion_now": stale.now,
+                            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+            if attempt == MAX_EVALUATIONS:
+                raise StaleChampion(registry.name, changes[0]["champion_was"], stale.now,
+                                    f"version {candidate.version} was evaluated {MAX_EVALUATIONS} times (other "
+                                    "promotions keep moving it; try again later)") from None
+            if progress:
+                print(f"{stale}: evaluating version {candidate.version} again against the new champion",
+                      file=sys.stderr)
+            record = {**judge(candidate, asked, settings, registry, progress), "reevaluated": changes}
+            if saved is not None:
+                saved(record)
+    raise AssertionError("unreachable")
 
 
 def judge(candidate: Version, asked: str, settings: Settings, registry: Registry, progress: bool = True
@@ -163,21 +204,30 @@ def judge(candidate: Version, asked: str, settings: Settings, registry: Registry
 
 
 def apply_decision(record: dict[str, Any], registry: Registry) -> dict[str, Any]:
-    """Move the aliases a judged record asks for. Idempotent: applied twice (a resumed flywheel), the second call
-    finds the candidate already champion and changes nothing."""
+    """Move the aliases a judged record asks for, under the registry lock and only if @champion is still the one
+    the record was judged against (StaleChampion otherwise: nothing moves). Idempotent: applied twice (a resumed
+    flywheel), the second call finds the candidate already champion and changes nothing."""
     if record["decision"] != PROMOTED:
         return record
     candidate = registry.get(str(record["candidate"]["version"]))
     before = record["champion"].get("version")
-    if registry.aliases().get(CHAMPION) != candidate.version:
-        registry.promote(candidate, registry.get(str(before)) if before else None)
-    return {**record, "aliases": registry.aliases()}
+    before = None if before is None else str(before)
+    with registry.lock():
+        now = registry.aliases().get(CHAMPION)
+        if now != candidate.version:
+            if now != before:
+                raise StaleChampion(registry.name, before, now, f"version {candidate.version} was evaluated")
+            registry.promote(candidate, registry.get(before) if before else None)
+        aliases = registry.aliases()
+    return {**record, "aliases": aliases}
 
 
 def rollback(settings: Settings, registry: Registry | None = None) -> dict[str, Any]:
     """``champion`` back to ``previous``. RegistryError (exit 1 in the CLI) when there is nothing to go back to."""
     registry = registry or Registry(settings.registry)
-    restored, rolled_back = registry.rollback()
+    seen = registry.aliases().get(CHAMPION)
+    with registry.lock():
+        restored, rolled_back = registry.rollback(seen)
     return {"registry": {"name": registry.name,
                          "tracking_uri": display_uri(registry.client.tracking_uri, settings.context.root)},
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "decision": ROLLED_BACK,

@@ -12,20 +12,32 @@ from lrat.registry.gate import check_name
 from lrat.registry.store import Registry
 
 TITLES = {"promoted": "PROMOTED", "refused": "REFUSED", "rolled_back": "ROLLED BACK"}
+DRY_TITLES = {"promoted": "WOULD PROMOTE", "refused": "WOULD REFUSE", "unchanged": "ALREADY CHAMPION"}
 
 
-def _fmt(value: Any) -> str:
+def fmt(value: Any) -> str:
+    """A check's value as tables show it: 4 decimals without trailing zeros, 3 significant digits when tiny."""
     if value is None:
         return "—"
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float):
-        return f"{value:.3g}" if abs(value) < 1e-3 and value != 0 else f"{value:.4f}".rstrip("0").rstrip(".")
+        if value != 0 and abs(value) < 1e-3:
+            return f"{value:.3g}"
+        return f"{value:.4f}".rstrip("0").rstrip(".") or "0"
     return str(value)
 
 
-def _who(entry: dict[str, Any]) -> str:
-    return f"version {entry['version']}" if entry.get("version") else f"base model `{entry.get('spec')}`"
+def _who(entry: dict[str, Any], candidate: bool = False) -> str:
+    """A registered version; without one, the base model (the reference) or, for a dry run's candidate, what was
+    named."""
+    if entry.get("version"):
+        return f"version {entry['version']}"
+    return f"`{entry.get('spec')}` (not registered)" if candidate else f"base model `{entry.get('spec')}`"
+
+
+def _short(entry: dict[str, Any]) -> str:
+    return f"candidate v{entry['version']}" if entry.get("version") else "candidate"
 
 
 def _score_rows(scores: dict[str, Any]) -> list[str]:
@@ -34,16 +46,23 @@ def _score_rows(scores: dict[str, Any]) -> list[str]:
     for metric, before in scores["current"].items():
         after = scores["candidate"][metric]
         rows.append(f"| {metric} | {before:.4f} | {after:.4f} | {after - before:+.4f} | "
-                    f"{_fmt(scores['p_values'].get(metric))} |")
+                    f"{fmt(scores['p_values'].get(metric))} |")
     return rows
 
 
 def render(record: dict[str, Any]) -> str:
     """The decision as Markdown: verdict, checks (observed, threshold, pass), scores side by side, lineage."""
     cand, champ, name = record["candidate"], record["champion"], record["registry"]["name"]
-    verdict = TITLES.get(record["decision"], record["decision"].upper())
-    lines = [f"# Promotion: {verdict}", ""]
-    if record["decision"] == "promoted":
+    dry = bool(record.get("dry_run"))
+    verdict = (DRY_TITLES if dry else TITLES).get(record["decision"], record["decision"].upper())
+    lines = [f"# Promotion (dry run): {verdict}" if dry else f"# Promotion: {verdict}", ""]
+    if dry:
+        reference = f"`@champion` ({_who(champ)})" if champ.get("version") else _who(champ) + " (no `@champion`)"
+        subject = _who(cand, True)
+        lines.append(f"Dry run: nothing in the registry was changed. {subject[:1].upper()}{subject[1:]} "
+                     + {"promoted": f"would replace {reference}.", "refused": f"would be refused against {reference}.",
+                        }.get(record["decision"], "already is `@champion`."))
+    elif record["decision"] == "promoted":
         lines.append(f"`{name}` version {cand['version']} is now `@champion`"
                      + (f"; version {champ['version']} is `@previous`." if champ.get("version") else "."))
     elif record["decision"] == "refused":
@@ -51,13 +70,16 @@ def render(record: dict[str, Any]) -> str:
                      f"(`@champion`: {_who(champ) if champ.get('version') else 'none'}).")
     else:
         lines.append(record.get("reason", ""))
-    lines += ["", f"- candidate: {_who(cand)} (`{cand.get('uri')}`, asked as `{cand.get('spec')}`)",
+    lines += ["", f"- candidate: {_who(cand, True)} (`{cand.get('uri')}`, asked as `{cand.get('spec')}`)",
               f"- compared with: {_who(champ)}" + (f" — {champ['note']}" if champ.get("note") else ""),
               f"- tracking store: `{record['registry']['tracking_uri']}`; time {record['time']}"]
     if record.get("promotion_run_id"):
         lines.append(f"- MLflow run (experiment `lrat-promotion`): `{record['promotion_run_id']}`")
     if cand.get("description"):
         lines.append(f"- candidate: {cand['description']}")
+    for change in record.get("reevaluated") or []:
+        lines.append(f"- evaluated again: `@champion` moved from {change['champion_was'] or 'none'} to "
+                     f"{change['champion_now'] or 'none'} during the evaluation ({change['time']})")
     evaluation = record.get("evaluation")
     if evaluation:
         lines += [f"- questions: {evaluation['n_queries']} held-out `{evaluation['split']}` questions of "
@@ -67,25 +89,25 @@ def render(record: dict[str, Any]) -> str:
         lines += ["", "## Checks", "", "| check | observed | threshold | result | detail |", "|---|---|---|---|---|"]
         for c in record["checks"]:
             result = "n/a" if c["passed"] is None else ("pass" if c["passed"] else "**FAIL**")
-            lines.append(f"| {c['name']} | {_fmt(c['observed'])} | {c['op']} {_fmt(c['threshold'])} | {result} | "
+            lines.append(f"| {c['name']} | {fmt(c['observed'])} | {c['op']} {fmt(c['threshold'])} | {result} | "
                          f"{c['detail']} |")
     if evaluation:
         off = evaluation["offline"]
         ref = f"v{champ['version']}" if champ.get("version") else f"base ({champ.get('spec')})"
-        lines += ["", "## Offline scores", "", f"| metric | {ref} | candidate v{cand['version']} | Δ | p (paired) |",
+        lines += ["", "## Offline scores", "", f"| metric | {ref} | {_short(cand)} | Δ | p (paired) |",
                   "|---|---|---|---|---|"]
         lines += _score_rows(off)
         gold = evaluation.get("offline_gold")
         if gold:
             lines += ["", f"## Offline scores on the gold qrels ({gold['n_queries']} questions; not gated on)", "",
-                      f"| metric | {ref} | candidate v{cand['version']} | Δ | p (paired) |", "|---|---|---|---|---|"]
+                      f"| metric | {ref} | {_short(cand)} | Δ | p (paired) |", "|---|---|---|---|---|"]
             lines += _score_rows(gold)
         agent = evaluation.get("agent")
         if agent:
             lines += ["", f"## Simulated agent ({agent['n_questions']} questions, same seed)", "",
                       "| | success | evidence recall | searches / question | browses / question |",
                       "|---|---|---|---|---|"]
-            for key, label in (("current", ref), ("candidate", f"candidate v{cand['version']}")):
+            for key, label in (("current", ref), ("candidate", _short(cand))):
                 a = agent[key]
                 lines.append(f"| {label} | {a['success']} | {a['evidence_recall']} | {a['avg_search_calls']} | "
                              f"{a['avg_browse_calls']} |")
@@ -96,7 +118,7 @@ def render(record: dict[str, Any]) -> str:
         lines += [f"| {k} | `{v}` |" for k, v in sorted(record["lineage"].items())]
     if record.get("aliases") is not None:
         aliases = ", ".join(f"`@{a}` → {v}" for a, v in sorted(record["aliases"].items())) or "none"
-        lines += ["", f"Aliases now: {aliases}.", "",
+        lines += ["", f"Aliases {'(unchanged)' if dry else 'now'}: {aliases}.", "",
                   "Undo a promotion with `lrat promote --rollback`; re-run the gate with `lrat promote`."]
     return "\n".join(lines) + "\n"
 

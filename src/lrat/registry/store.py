@@ -2,11 +2,19 @@
 
 Alias moves are ordered so that a process killed between two registry calls always leaves one valid
 ``champion``: an alias move is a single call that re-points it (never delete-then-set), and ``previous`` is set
-before ``champion`` moves.
+before ``champion`` moves. Moves happen under `Registry.lock` (one promotion or rollback at a time per registered
+model, across processes and machines sharing the store) after re-reading ``champion``: a decision taken against a
+champion that has changed since raises `StaleChampion` instead of moving anything.
 """
 
 from __future__ import annotations
 
+import os
+import random
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,10 +22,26 @@ from lrat.errors import UsageError
 
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
 REPLACED_TAG = "promotion.replaced"  # on a promoted version: the champion it replaced (rollback's next target)
+LOCK_SUFFIX = ".promotion-lock"  # a registered model that exists only while a process moves aliases
+LOCK_WAIT_S = 300.0  # how long to wait for another process's alias moves (they take seconds)
+LOCK_STALE_S = 900.0  # a lock older than this was left by a killed process: it is broken
 
 
 class RegistryError(UsageError, RuntimeError):
     """The registry cannot do what was asked (no such alias, run or version): a usage error, exit 2."""
+
+
+class StaleChampion(RegistryError):
+    """@champion changed between reading it (the start of an evaluation or a rollback) and moving aliases: the
+    decision was taken against a champion that no longer is one."""
+
+    def __init__(self, name: str, seen: str | None, now: str | None, what: str) -> None:
+        def who(version: str | None) -> str:
+            return f"version {version}" if version else "no champion"
+
+        self.seen, self.now = seen, now
+        super().__init__(f"@{CHAMPION} of {name} changed from {who(seen)} to {who(now)} while {what}; nothing was "
+                         "moved")
 
 
 @dataclass(frozen=True)
@@ -32,10 +56,12 @@ class Version:
 
     @property
     def uri(self) -> str:
-        return f"models:/{self.name}/{self.version}"
+        """The registered version's URI; for a model not registered in this store (``version`` empty: a dry run's
+        candidate), what the user named."""
+        return f"models:/{self.name}/{self.version}" if self.version else self.source
 
     def brief(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "uri": self.uri, "run_id": self.run_id,
+        return {"name": self.name, "version": self.version or None, "uri": self.uri, "run_id": self.run_id,
                 "aliases": list(self.aliases)}
 
 
@@ -166,6 +192,60 @@ class Registry:
         for key, value in tags.items():
             self.client.set_model_version_tag(self.name, str(version), key, str(value))
 
+    @contextmanager
+    def lock(self, wait: float = LOCK_WAIT_S, stale_after: float = LOCK_STALE_S) -> Iterator[None]:
+        """Exclusive alias moves: the registered model ``<name>.promotion-lock`` exists while one process holds the
+        lock. Creating a registered model is atomic in every MLflow store (a unique name), so two processes (or two
+        CI jobs on one tracking server) cannot both hold it. A lock left by a killed process is broken after
+        ``stale_after`` seconds; RegistryError after ``wait`` seconds of waiting."""
+        from mlflow.exceptions import MlflowException
+
+        name = f"{self.name}{LOCK_SUFFIX}"
+        holder = f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(32):08x}"
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                self.client.create_registered_model(
+                    name, tags={"lrat.lock.holder": holder, "lrat.lock.since": f"{time.time():.3f}"},
+                    description=f"Held while `lrat promote` moves the aliases of {self.name}; removed right after.")
+                break
+            except MlflowException as exc:
+                if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                    raise
+            held = self._lock_tags(name)
+            age = time.time() - float(held.get("lrat.lock.since") or 0) if held is not None else 0.0
+            if held is not None and age > stale_after:
+                self._drop_lock(name)  # its holder was killed between taking and releasing it
+                continue
+            if time.monotonic() > deadline:
+                raise RegistryError(f"another promotion or rollback of {self.name} has held the registry lock {name} "
+                                    f"for {age:.0f} s (holder {held and held.get('lrat.lock.holder')}); if none is "
+                                    f"running, delete the registered model {name} and try again")
+            time.sleep(0.2 + random.random() * 0.3)
+        try:
+            yield
+        finally:
+            self._drop_lock(name)
+
+    def _lock_tags(self, name: str) -> dict[str, str] | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return dict(self.client.get_registered_model(name).tags or {})
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return None  # released in the meantime
+            raise
+
+    def _drop_lock(self, name: str) -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.delete_registered_model(name)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+
     def promote(self, candidate: Version, champion: Version | None) -> None:
         """``previous`` → old champion, then ``champion`` → candidate: every prefix of these calls leaves a valid
         champion (the old one until the second call, the new one after)."""
@@ -174,10 +254,14 @@ class Registry:
             self.tag(candidate.version, {REPLACED_TAG: champion.version})
         self.set_alias(CHAMPION, candidate.version)
 
-    def rollback(self) -> tuple[Version, Version]:
+    def rollback(self, seen: str | None = None) -> tuple[Version, Version]:
         """``champion`` ← ``previous``; ``previous`` ← the champion *that* one replaced (or removed). Returns
-        (restored, rolled back). RegistryError when there is nothing to roll back to."""
+        (restored, rolled back). RegistryError when there is nothing to roll back to; StaleChampion when
+        ``champion`` is no longer ``seen`` (what the caller read before deciding to roll back). Call it under
+        `lock`."""
         aliases = self.aliases()
+        if seen is not None and aliases.get(CHAMPION) != seen:
+            raise StaleChampion(self.name, seen, aliases.get(CHAMPION), "rolling back")
         target = aliases.get(PREVIOUS)
         current = aliases.get(CHAMPION)
         if target is None or target == current:
