@@ -159,6 +159,16 @@ def test_dry_run_decides_and_changes_nothing(tmp_path: Path, assets: dict[str, P
     assert snapshot(registry) == before
     assert lrat_cli("promote", "--dry-run", "--rollback")[0] == 2
 
+    # a version of another registered model is read where it is, not copied in
+    import mlflow
+
+    other = mlflow.register_model(f"runs:/{registry.get(good).run_id}/model", "other-retriever")
+    before = snapshot(registry)
+    code, out = lrat_cli("promote", "--candidate", f"models:/other-retriever/{other.version}", *dry)
+    assert code == 0 and "WOULD PROMOTE" in out, out
+    assert json.loads(record_path.read_text())["candidate"]["uri"] == f"models:/other-retriever/{other.version}"
+    assert snapshot(registry) == before
+
 
 @pytest.mark.parametrize("kind", ["sqlite", "server"])
 def test_a_champion_moved_during_the_evaluation_is_not_overruled(kind: str, tmp_path: Path,

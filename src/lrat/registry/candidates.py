@@ -205,8 +205,15 @@ def peek_candidate(registry: Registry, spec: str | None, ctx: Context) -> tuple[
     store (a folder trained elsewhere, e.g. by a pull request's pipeline; a run; a Hub id) comes back as a Version
     with an empty ``version`` whose ``source`` is the spec; a model whose weights or training run are already
     registered comes back as that version (so a dry run of the champion itself says "already champion")."""
+    match = MODELS_URI.match(spec) if spec else None
+    if match and match["name"] != registry.name:  # another registered model's version: read, not copied in
+        client = registry.client
+        src = (client.get_model_version(match["name"], match["version"]) if match["version"] else
+               client.get_model_version_by_alias(match["name"], match["alias"]))
+        pinned = f"models:/{match['name']}/{src.version}"
+        return registry.find(**{"source.model_uri": pinned}) or Version(registry.name, "", src.run_id, pinned), spec
     if spec is None or spec.startswith("models:/"):
-        return resolve_candidate(registry, spec, ctx)  # models:/ of another registered model: read, not copied
+        return resolve_candidate(registry, spec, ctx)  # this registered model: read only
     if spec.startswith("runs:/"):
         run_id = spec[len("runs:/"):].split("/", 1)[0]
         return registry.find(run_id=run_id) or Version(registry.name, "", run_id, spec), spec
