@@ -237,11 +237,8 @@ def peek_candidate(registry: Registry, spec: str | None, ctx: Context) -> tuple[
 
 def folder_facts(spec: str) -> tuple[bool, str | None]:
     """`training_facts` of a model folder that is not registered (a dry run): what its lrat_train.json says."""
-    summary = Path(spec) / TRAIN_SUMMARY
-    if not summary.is_file():
-        return False, None
-    facts = json.loads(summary.read_text(encoding="utf-8"))
-    return ("labels_sha256" in facts, facts.get("validation") if "labels_sha256" in facts else None)
+    facts = _trained_elsewhere(spec)
+    return (True, facts.get("validation")) if facts else (False, None)
 
 
 def training_facts(registry: Registry, version: Version) -> tuple[bool, str | None]:
