@@ -64,6 +64,28 @@ def test_the_agent_evaluation_has_the_ceiling_row_and_the_calibrated_regime():
     assert record["ceiling"] == {"model": "oracle", "over": "base", "gap_closed": {"lrat": expected}}
 
 
+def test_every_model_has_agent_query_metrics_from_the_held_out_runs_only():
+    """Issue 31 on what `make run` measured: agent-query metrics for every evaluated model, replayed from the base
+    agent's run files of the held-out questions only (kept as a DVC output), none of them missing."""
+    path, runs = REPO / "metrics" / "eval.json", REPO / "data" / "eval" / "agent_runs" / "base"
+    if not path.is_file() or not runs.is_dir():
+        pytest.skip("no metrics/eval.json or data/eval/agent_runs yet: `make run` writes them")
+    record = json.loads(path.read_text())
+    summary = record["agent_queries"]
+    assert summary["source"] == "data/eval/agent_runs/base"
+    assert summary["n_questions"] == record["n_queries"] and summary["n_questions_without_queries"] == 0
+    assert summary["trajectories_of_other_questions"] == 0 and summary["rejected"] == 0
+    held_out = set(json.loads((REPO / "data" / "split" / "splits.json").read_text())["test"])
+    assert {p.name.removeprefix("run_").removesuffix(".json") for p in runs.glob("run_*.json")} == held_out
+    for name in ("base", "lrat"):
+        assert set(record["models"][name]["agent_queries"]) == {"trajectory_recall@10", "trajectory_recall@100",
+                                                                 "search_ndcg@10", "search_recall@10"}
+    # replaying the base agent's own queries with the base model shows it what it saw: its evidence recall
+    agent = json.loads((REPO / "metrics" / "agent_eval.json").read_text())["models"]["base"]
+    assert record["models"]["base"]["agent_queries"]["trajectory_recall@10"] == pytest.approx(
+        agent["evidence_recall"], abs=1e-3)
+
+
 def test_the_champion_loads_with_one_line_and_evaluates(client, tmp_path: Path):
     line = 'mlflow.sentence_transformers.load_model("models:/lrat-retriever@champion")'
     code = f"import mlflow.sentence_transformers\nmodel = {line}\nprint(model.encode(['a ferry to the island']).shape)"

@@ -14,6 +14,7 @@ import typer
 from lrat.benchmark import SPLITS, Benchmark
 from lrat.cli_errors import usage_error, usage_errors
 from lrat.cli_options import PARAMS, JsonOption, ParamsOption, QuietOption
+from lrat.evaluation.agent_queries import AGENT_QUERIES
 from lrat.evaluation.offline import GOLD, without_gold
 from lrat.retrieval.options import Devices, Workers
 
@@ -36,8 +37,16 @@ def _summary(offline: dict[str, Any], agents: dict[str, Any] | None, out: Path |
         lines.append(f"  {name}: " + _cells(values, marks))
         if GOLD in values:
             lines.append(f"  {name} (gold qrels): " + _cells(values[GOLD], marks.get(GOLD, {})))
+        if AGENT_QUERIES in values:
+            lines.append(f"  {name} (agent queries): " + _cells(values[AGENT_QUERIES], marks.get(AGENT_QUERIES, {})))
     if len(offline["models"]) > 1:
         lines.append(f"  (* p <= {sig['alpha']} vs {sig['baseline']}, {sig['test']})")
+    logged = offline.get(AGENT_QUERIES) or {}
+    if "skipped" in logged:
+        lines.append(f"  agent-query metrics skipped: {logged['skipped']}")
+    elif logged:
+        lines.append(f"  agent queries: {logged['n_searches']} logged searches of {logged['n_questions']} questions "
+                     f"from {logged['source']} ({logged['n_questions_without_queries']} without logged queries)")
     if agents is not None:
         lines.append(f"agent on {agents['n_questions']} questions (seed {agents['seed']}) -> {agent_out}")
         for name, values in agents["models"].items():
@@ -99,7 +108,9 @@ def log_to_training_runs(models: dict[str, str], offline: dict[str, Any], agents
     for name, run_id in runs.items():
         scores = offline["models"][name]
         values = {f"{prefix}{k.replace('@', '_at_')}": float(v) for k, v in without_gold(scores).items()}
-        values.update({f"{prefix}{GOLD}.{k.replace('@', '_at_')}": float(v) for k, v in scores.get(GOLD, {}).items()})
+        for part in (GOLD, AGENT_QUERIES):
+            values.update({f"{prefix}{part}.{k.replace('@', '_at_')}": float(v)
+                           for k, v in scores.get(part, {}).items()})
         if agents is not None:
             values.update({f"{agent_prefix}{k}": float(v) for k, v in agents["models"][name].items()})
         try:
@@ -153,6 +164,14 @@ def evaluate_command(
                                                     "default: a temporary folder.")] = None,
     seed: Annotated[int | None, typer.Option(help="Agent seed, the same for every model (default: `seed` in "
                                              "params.yaml).")] = None,
+    agent_queries: Annotated[Path | None, typer.Option(
+        "--agent-queries", help="Logged search queries to replay for the agent-query metrics "
+        "(models.NAME.agent_queries): a trajectories.jsonl from `lrat ingest` or a folder of agent run files; only "
+        "the --split questions' trajectories are read. [default: data.source logs: "
+        "data/ingested/trajectories.jsonl; simulated: the base agent's run files of this evaluation]",
+        show_default=False)] = None,
+    no_agent_queries: Annotated[bool, typer.Option("--no-agent-queries", help="Skip the agent-query metrics.")
+                                ] = False,
     params: ParamsOption = PARAMS,
     canonical: Annotated[bool, typer.Option("--canonical", help="This is the pipeline's own held-out evaluation: "
                                             "write the training runs' canonical eval.* / agent_eval.* metrics "
@@ -214,22 +233,37 @@ def evaluate_command(
             raise FileNotFoundError(f"{skipped}: the agent-level evaluation needs a world from `lrat simulate "
                                     "world`; use --no-agent for a real benchmark")
 
+    import tempfile
+
     from lrat.evaluation.agent import evaluate_agents
     from lrat.evaluation.offline import benchmark_sha256, evaluate_offline
     from lrat.io import write_json
 
-    with usage_errors():
+    with usage_errors(), tempfile.TemporaryDirectory(prefix="lrat-agent-eval-") as scratch:
         pool = {"workers": n_workers, "devices": worker_devices}
         offline = evaluate_offline(models, bench, split, cache_dir, encoding, progress=not quiet,
                                    runs_out=runs_out, **pool)
-        write_json(out, offline)
         agents = None
+        run_root = agent_runs if agent_runs is not None else Path(scratch)
         if cfg is not None:
-            agents = evaluate_agents(models, bench, split, agent_seed, cfg, cache_dir, agent_runs,
+            agents = evaluate_agents(models, bench, split, agent_seed, cfg, cache_dir, run_root,
                                      progress=not quiet, encoding=encoding, oracle=oracle, **pool)
             write_json(agent_out, agents)
         elif world is None and not no_agent:  # the pipeline's stage: its metrics file says why there are none
             write_json(agent_out, {"skipped": skipped, "split": split})
+        if agents is None and agent_runs is not None:  # a DVC output: exists, and says why it holds no runs
+            write_json(agent_runs / "SKIPPED.json", {"skipped": skipped or "no agent-level evaluation"})
+        if no_agent_queries:
+            offline[AGENT_QUERIES] = {"skipped": "--no-agent-queries"}
+        else:
+            source, why = logged_source(agent_queries, settings.data.source, agents, run_root,
+                                        offline["significance"]["baseline"])
+            if source is not None:
+                why = add_agent_queries(offline, models, bench, split, source, cfg.k if cfg is not None else None,
+                                        cache_dir, encoding, progress=not quiet, **pool)
+            if why:
+                offline[AGENT_QUERIES] = {"skipped": why}
+        write_json(out, offline)
     questions = {"benchmark": bench.name, "benchmark_sha256": benchmark_sha256(bench), "split": split,
                  "n_queries": offline["n_queries"], "n_queries_gold": offline.get("n_queries_gold"),
                  "agent_seed": None if agents is None else agent_seed}
@@ -244,6 +278,46 @@ def evaluate_command(
             typer.echo(f"TREC runs -> {runs_out}/{{{','.join(models)}}}.trec", err=True)
         if agents is None and skipped:
             typer.echo(f"agent-level evaluation skipped: {skipped}", err=True)
+
+
+def logged_source(given: Path | None, data_source: str, agents: dict[str, Any] | None, run_root: Path,
+                  baseline: str) -> tuple[Path | None, str]:
+    """Where the held-out questions' logged queries are read from, or None and why there are none."""
+    from lrat.evaluation.agent_queries import TRAJECTORIES
+
+    if given is not None:
+        if not given.exists():
+            raise FileNotFoundError(f"--agent-queries {given}: no such file or folder")
+        return given, ""
+    if agents is not None:
+        return run_root / baseline, ""
+    if data_source == "logs" and TRAJECTORIES.is_file():
+        return TRAJECTORIES, ""
+    return None, ("no logged queries: give --agent-queries (a trajectories.jsonl or a folder of run files), or "
+                  f"run the simulated agent (data.source simulated), or ingest your logs to {TRAJECTORIES}")
+
+
+def add_agent_queries(offline: dict[str, Any], models: dict[str, str], bench: Benchmark, split: str, source: Path,
+                      k: int | None, cache_dir: Path | None, encoding: Any, progress: bool = True, workers: int = 1,
+                      devices: list[str] | None = None) -> str:
+    """Score every model on the split's logged queries; into ``offline`` (eval.json) as
+    ``models.NAME.agent_queries``, ``significance.NAME.agent_queries`` and the summary ``agent_queries``. Returns
+    why not when no question of the split has a logged query (nothing is added then)."""
+    from lrat.evaluation.agent_queries import evaluate_agent_queries, read_logged_queries
+    from lrat.evaluation.offline import read_qrels, read_queries, read_split
+
+    qids = read_split(bench, split)
+    logged = read_logged_queries(source, qids, k, read_queries(bench.queries))
+    if why := logged.none_for(qids):
+        return why
+    result = evaluate_agent_queries(models, bench.corpus, qids, read_qrels(bench.qrels_evidence), logged, cache_dir,
+                                    encoding, offline["significance"]["baseline"], progress, workers, devices)
+    for name, means in result["models"].items():
+        offline["models"][name][AGENT_QUERIES] = means
+    for name, tests in result["significance"].items():
+        offline["significance"][name][AGENT_QUERIES] = tests
+    offline[AGENT_QUERIES] = result["summary"]
+    return ""
 
 
 def _score_runs_command(run: list[str], qrels: Path, qrels_golds: Path | None, world: Path | None, splits: Path,

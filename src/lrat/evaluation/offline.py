@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 METRICS = ("recall@5", "recall@10", "recall@100", "recall@1000", "ndcg@10", "mrr@10")
 DEPTH = 1000  # every model retrieves this many documents per question (all of a smaller corpus)
 GOLD = "gold"  # models.<name>.gold and significance.<name>.gold: the same metrics on the gold qrels
+NESTED = frozenset({GOLD, "agent_queries"})  # agent_queries: lrat.evaluation.agent_queries.AGENT_QUERIES
 ALPHA = 0.05
 BASELINE = "base"
 WORLD_FILES = ("corpus.jsonl", "queries.tsv", "qrel_evidence.txt", "splits.json")
@@ -214,9 +215,9 @@ def gold_questions(world: Benchmark | Path, split: str) -> tuple[dict[str, str],
 
 
 def without_gold(entry: dict[str, Any]) -> dict[str, Any]:
-    """A ``models[name]`` or ``significance[name]`` entry without its nested gold-qrels part: metric → value
-    (for readers that expect only the evidence metrics)."""
-    return {k: v for k, v in entry.items() if k != GOLD}
+    """A ``models[name]`` or ``significance[name]`` entry without its nested parts (the gold-qrels metrics, the
+    agent-query metrics): metric → value of the question-level evidence metrics only."""
+    return {k: v for k, v in entry.items() if k not in NESTED}
 
 
 # scoring ---------------------------------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ from lrat.cli_options import PARAMS, JsonOption, ParamsOption, QuietOption
 experiment_app = typer.Typer(
     no_args_is_help=True, rich_markup_mode=None,
     help="Experiments on the pipeline's outputs (not DVC stages; run after `make run`): how the gain grows with the "
-    "number of trajectories (scaling) and whether it holds as the agent reads more results per search (topk).",
+    "number of trajectories (scaling), whether it holds as the agent reads more results per search (topk), and which "
+    "offline metric predicts agent success (alignment).",
 )
 
 WORLD = Annotated[Path, typer.Option(help="Benchmark folder: corpus.jsonl, queries.tsv, qrel_evidence.txt, "
@@ -186,4 +187,90 @@ def topk_command(
         lines.append(line)
     if report["agent_skipped"]:
         lines.append(f"  agent n/a: {report['agent_skipped']}")
+    typer.echo("\n".join(lines), err=True)
+
+
+@experiment_app.command("alignment")
+def alignment_command(
+    model: Annotated[list[str] | None, typer.Option(
+        "--model", help="NAME=SPEC, repeatable: one more retriever to include (a model folder, a Hub id, "
+        "models:/name@alias or models:/name/3).", show_default=False)] = None,
+    variant: Annotated[list[str] | None, typer.Option(
+        "--variant", help="KEY=VALUE[,KEY=VALUE] of params.yaml train:, repeatable: lrat trained again on the "
+        "pipeline's labels with these overrides (reused when already trained on the same labels). [default: "
+        "experiment.alignment.variants]", show_default=False)] = None,
+    labels: Annotated[Path, typer.Option(help="Labels the variants train on.")] = Path("data/labels/labels.jsonl"),
+    agent_queries: Annotated[Path | None, typer.Option(
+        "--agent-queries", help="Logged queries to replay (trajectories.jsonl or a folder of run files). [default: "
+        "the base agent's run files of this study]", show_default=False)] = None,
+    world: WORLD = Path("data/world"),
+    split: SPLIT = None,
+    seed: SEED = None,
+    models_dir: Annotated[Path, typer.Option(help="Where the variants are trained (<dir>/<variant>/).")] = (
+        Path("models/experiments/alignment")
+    ),
+    out: Annotated[Path, typer.Option(help="Report JSON.")] = Path("metrics/alignment.json"),
+    plot: Annotated[Path | None, typer.Option(help="PNG: one scatter per offline metric against agent success.")
+                    ] = Path("reports/alignment.png"),
+    params: ParamsOption = PARAMS,
+    quiet: QuietOption = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Which offline metric predicts what the agent does? Score at least 8 retrievers of varied quality (base,
+    the ablation's naive and filter, lrat, lrat trained with other train: settings, the flywheel's rounds, any
+    --model) with question-level metrics, agent-query metrics (the base agent's logged searches replayed) and the
+    simulated agent (success, searches; same seed), and rank-correlate each metric with agent success (Kendall's
+    tau, Spearman's rho).
+
+    Writes metrics/alignment.json (models, per-metric correlations, and what the gate's rule says: does an
+    agent-query metric beat recall@10?) and reports/alignment.png; one MLflow run in lrat-alignment. Needs a
+    simulated world (the agent's success is the yardstick). Exit 0 on success, 2 on usage errors or missing
+    inputs.
+    """
+    from lrat.evaluation.offline import parse_models
+    from lrat.experiments.alignment import parse_variant, run_alignment, train_variants, variant_config
+    from lrat.experiments.common import bench_from_settings, require_file, require_world
+    from lrat.settings import load_settings
+
+    log = _log(quiet)
+    with usage_errors():
+        values = load_settings(params)
+        settings = values.experiment.alignment
+        require_world(world)
+        bench = bench_from_settings(values, world, split, seed)
+        if why := bench.agent_skipped():
+            raise ValueError(f"the alignment study needs the simulated agent: {why}")
+        models = {"base": values.train.base_model}
+        for name, folder in (("naive", "models/ablation/naive"), ("filter", "models/ablation/filter"),
+                             ("lrat", "models/lrat")):
+            if Path(folder, "lrat_train.json").is_file():
+                models[name] = folder
+            else:
+                log(f"{folder} not found (`make run` trains it): left out")
+        for folder in sorted(values.flywheel.dir.glob("round-*/model")):
+            if (folder / "lrat_train.json").is_file():
+                models[f"flywheel-{folder.parent.name}"] = str(folder)
+        extra = parse_models(model) if model else {}
+        variants = [parse_variant(v) for v in (variant if variant is not None else settings.variants) if v.strip()]
+        for overrides in variants:
+            variant_config(values.train, overrides)  # a bad key or value fails before anything trains
+        if variants:
+            require_file(labels, "the pipeline's labels (`make run`), which the variants train on")
+            models.update(train_variants(variants, labels, world / "corpus.jsonl", values.train, models_dir,
+                                         not quiet, log))
+        models.update(extra)
+        report = run_alignment(models, bench, out, plot, agent_queries, settings.experiment, progress=not quiet,
+                               log=log)
+    if json_out:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    lines = [f"alignment of {len(report['models'])} retrievers on {report['n_questions']} {report['split']} "
+             f"questions -> {out}" + (f", {plot}" if plot else ""),
+             "  metric: Kendall tau (Spearman) against agent success"]
+    for metric, row in sorted(report["alignment"].items(), key=lambda kv: -(kv[1]["kendall_tau"] or -2)):
+        lines.append(f"  {metric} [{row['kind']}]: {_fmt(row['kendall_tau'])} ({_fmt(row['spearman'])})")
+    decision = report["decision"]
+    lines.append(f"  rule: best agent-query metric {decision['best_agent_query']} (tau "
+                 f"{_fmt(decision['best_agent_query_tau'])}) vs {decision['current_primary']} (tau "
+                 f"{_fmt(decision['current_tau'])}): {'higher' if decision['agent_query_higher'] else 'not higher'}")
     typer.echo("\n".join(lines), err=True)

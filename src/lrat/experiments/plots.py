@@ -118,3 +118,37 @@ def draw_topk(report: dict[str, Any], path: Path) -> None:
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     _save(fig, path)
     plt.close(fig)
+
+
+def alignment_plot(report: dict[str, Any], path: Path) -> None:
+    """One scatter per offline metric: the metric (x) against the simulated agent's success (y), one point per
+    retriever, Kendall's tau in the title; question-level metrics in blue, agent-query metrics in orange."""
+    import math
+
+    plt = _pyplot()
+    table, models = report["alignment"], report["models"]
+    metrics = list(table)
+    cols = 4
+    rows = math.ceil(len(metrics) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.4 * rows), squeeze=False)
+    success = {name: row["agent"]["success"] for name, row in models.items()}
+    for ax, metric in zip(axes.flat, metrics, strict=False):
+        entry = table[metric]
+        key = "offline" if entry["kind"] == "question" else "agent_queries"
+        xs = [models[name][key][metric] for name in models]
+        ax.scatter(xs, list(success.values()), color="tab:blue" if key == "offline" else "tab:orange", s=22)
+        for name, x in zip(models, xs, strict=True):
+            ax.annotate(name, (x, success[name]), fontsize=6, xytext=(2, 2), textcoords="offset points")
+        tau = "n/a" if entry["kendall_tau"] is None else f"{entry['kendall_tau']:+.2f}"
+        ax.set_title(f"{metric}  (tau {tau})", fontsize=9)
+        ax.set_xlabel(("question-level " if key == "offline" else "agent-query ") + metric, fontsize=8)
+        ax.set_ylabel("agent success", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.axis("off")
+    decision = report.get("decision") or {}
+    fig.suptitle(f"Which offline metric predicts the agent? {len(models)} retrievers, {report['n_questions']} "
+                 f"held-out questions; best agent-query metric: {decision.get('best_agent_query')}", fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)

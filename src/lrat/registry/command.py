@@ -89,7 +89,8 @@ def promote_command(
     """Decide whether the candidate replaces @champion, from a fresh paired evaluation of both on the same
     held-out questions (the base model stands in while there is no champion).
 
-    The gate (params.yaml `promote:`): a minimum relative gain on the primary metric (recall@10) with p < alpha,
+    The gate (params.yaml `promote:`): a minimum relative gain on the primary metric (search_recall@10: the
+    held-out questions' logged searches replayed; recall@10 when there are none) with p < alpha,
     no other offline metric worse beyond a tolerance, the candidate's labels passed validation, and no agent-level
     regression (success, searches per question) where the world supports the simulated agent. Promotion moves
     @previous to the old champion, then @champion to the candidate. Every decision is recorded in --metrics,

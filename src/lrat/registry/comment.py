@@ -136,9 +136,15 @@ def _checks(record: dict[str, Any]) -> list[str]:
 
 
 def _primary(record: dict[str, Any]) -> list[str]:
-    offline = (record.get("evaluation") or {}).get("offline") or {}
-    current, candidate = offline.get("current") or {}, offline.get("candidate") or {}
+    evaluation = record.get("evaluation") or {}
     primary = (record.get("gate") or {}).get("primary") or "recall@10"
+    for check in record.get("checks") or []:  # promote.fallback_primary was read instead (no logged queries)
+        if check.get("name") == "primary_metric" and isinstance(check.get("observed"), str):
+            primary = check["observed"]
+    offline = evaluation.get("offline") or {}
+    if primary not in (offline.get("current") or {}):  # an agent-query metric (lrat.evaluation.agent_queries)
+        offline = evaluation.get("agent_queries") or {}
+    current, candidate = offline.get("current") or {}, offline.get("candidate") or {}
     if primary not in current or primary not in candidate:
         return []
     before, after = current[primary], candidate[primary]

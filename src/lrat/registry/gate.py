@@ -12,10 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from lrat.settings.sections import PROMOTE_METRICS, Promote
-
-OFFLINE_METRICS = PROMOTE_METRICS
-
+from lrat.settings.sections import Promote
 
 GateConfig = Promote  # params.yaml `promote:` (lrat.settings)
 
@@ -47,7 +44,10 @@ def check_name(metric: str) -> str:
 
 
 def offline_checks(current: dict[str, float], candidate: dict[str, float], p_value: float,
-                   cfg: GateConfig) -> list[Check]:
+                   cfg: GateConfig, missing: str = "") -> list[Check]:
+    """The primary metric's gain and significance, and no regression on `promote.no_regression`; ``current`` and
+    ``candidate`` hold the question-level and the agent-query metrics side by side (``missing``: why a metric
+    named there may be absent)."""
     primary = cfg.primary
     base = current[primary]
     gain = (candidate[primary] - base) / base if base > 0 else (float("inf") if candidate[primary] > 0 else 0.0)
@@ -57,11 +57,16 @@ def offline_checks(current: dict[str, float], candidate: dict[str, float], p_val
         Check(f"{check_name(primary)}_significance", p_value, "<", cfg.alpha, bool(p_value < cfg.alpha and gain > 0),
               "paired two-sided t-test over the held-out questions" + ("" if gain > 0 else " (no gain)")),
     ]
-    for metric in OFFLINE_METRICS:
-        if metric != primary and metric in current and metric in candidate:
+    for metric in cfg.no_regression:
+        if metric == primary:
+            continue
+        if metric in current and metric in candidate:
             delta = candidate[metric] - current[metric]
             checks.append(_at_least(f"{check_name(metric)}_no_regression", delta, -cfg.max_drop,
                                     f"{candidate[metric]:.4f} vs {current[metric]:.4f}"))
+        else:
+            checks.append(Check(f"{check_name(metric)}_no_regression", None, ">=", -cfg.max_drop, None,
+                                f"{metric} was not measured ({missing or 'not an evaluated metric'})"))
     return checks
 
 

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from lrat.benchmark import Benchmark, as_benchmark
+from lrat.evaluation.agent_queries import AGENT_QUERIES, default_source, is_agent_query_metric
 from lrat.registry.candidates import Context, peek_candidate, resolve_candidate, training_facts
-from lrat.registry.gate import GateConfig, agent_checks, offline_checks, passed, validation_check
+from lrat.registry.gate import Check, GateConfig, agent_checks, offline_checks, passed, validation_check
 from lrat.registry.store import CHAMPION, PREVIOUS, Registry, StaleChampion, Version
 from lrat.settings import Agent, Encoding
 from lrat.settings import Settings as AllSettings
@@ -47,6 +48,7 @@ class Settings:
     seed: int
     agent: Agent  # params.yaml `agent:`
     context: Context
+    logged: Path | None = None  # the held-out questions' logged queries (agent-query metrics); None: none
 
     @classmethod
     def from_settings(cls, settings: AllSettings, params: Path, world: Benchmark | Path | None,
@@ -59,6 +61,7 @@ class Settings:
             base_model=settings.train.base_model, cache_dir=settings.retrieval.cache_dir,
             encoding=settings.retrieval.encoding, seed=settings.seed, agent=settings.agent,
             context=Context(root or Path.cwd(), params, registry.import_experiment),
+            logged=default_source(settings.data.source),
         )
 
 
@@ -97,6 +100,7 @@ def evaluate_pair(current: str, candidate: str, settings: Settings, progress: bo
         if not why_not:
             agents = evaluate_agents(specs, world, split, settings.seed, settings.agent, settings.cache_dir, None,
                                      progress=progress, encoding=encoding)
+        queries, queries_skipped = _agent_queries(specs, world, split, settings, progress)
     scores, tests = offline["models"], offline["significance"]["candidate"]
     p_values = {m: cell["p_value"] for m, cell in without_gold(tests).items()}
     gold = None
@@ -113,12 +117,62 @@ def evaluate_pair(current: str, candidate: str, settings: Settings, progress: bo
             "agent": None if agents is None else {"current": agents["models"]["current"],
                                                   "candidate": agents["models"]["candidate"],
                                                   "n_questions": agents["n_questions"]},
-            "agent_skipped": why_not or None}
+            "agent_skipped": why_not or None,
+            AGENT_QUERIES: queries, "agent_queries_skipped": queries_skipped or None}
+
+
+def _agent_queries(specs: dict[str, str], world: Benchmark, split: str, settings: Settings, progress: bool
+                   ) -> tuple[dict[str, Any] | None, str]:
+    """Both models on the held-out questions' logged queries (``{"current", "candidate", "p_values",
+    "n_questions", "n_searches", "source"}``), or None and why not; an agent-query metric the gate names but
+    cannot measure is an error."""
+    from lrat.evaluation.agent_queries import evaluate_agent_queries, read_logged_queries
+    from lrat.evaluation.offline import read_qrels, read_queries, read_split
+
+    source = settings.logged
+    named = [m for m in (settings.gate.primary, *settings.gate.no_regression) if is_agent_query_metric(m)]
+    if source is None or not Path(source).exists():
+        why = (f"no logged queries at {source} (`make run`'s evaluate stage keeps the base agent's held-out run "
+               "files there; on your own logs, `lrat ingest` writes them)") if source else "no logged queries"
+        if settings.gate.primary in named and not settings.gate.fallback_primary:
+            raise FileNotFoundError(f"promote.primary is {settings.gate.primary}, an agent-query metric, but {why} "
+                                    "(promote.fallback_primary names a metric to read instead)")
+        return None, why
+    qids = read_split(world, split)
+    logged = read_logged_queries(Path(source), qids, settings.agent.k if world.world is not None else None,
+                                 read_queries(world.queries))
+    if why := logged.none_for(qids):
+        if settings.gate.primary in named and not settings.gate.fallback_primary:
+            raise ValueError(f"promote.primary is {settings.gate.primary}, an agent-query metric, but {why} "
+                             "(promote.fallback_primary names a metric to read instead)")
+        return None, why
+    result = evaluate_agent_queries(specs, world.corpus, qids, read_qrels(world.qrels_evidence), logged,
+                                    settings.cache_dir, settings.encoding, "current", progress)
+    summary = result["summary"]
+    return {"current": result["models"]["current"], "candidate": result["models"]["candidate"],
+            "p_values": {m: cell["p_value"] for m, cell in result["significance"]["candidate"].items()},
+            "n_questions": summary["n_questions"], "n_searches": summary["n_searches"],
+            "n_questions_without_queries": summary["n_questions_without_queries"], "source": summary["source"]}, ""
 
 
 def gate_checks(evaluation: dict[str, Any], trained: bool, validation: str | None, cfg: GateConfig) -> list:
     offline = evaluation["offline"]
-    checks = offline_checks(offline["current"], offline["candidate"], offline["p_values"][cfg.primary], cfg)
+    queries = evaluation.get(AGENT_QUERIES) or {"current": {}, "candidate": {}, "p_values": {}}
+    current, candidate = {**offline["current"], **queries["current"]}, {**offline["candidate"], **queries["candidate"]}
+    p_values = {**offline["p_values"], **queries["p_values"]}
+    why = evaluation.get("agent_queries_skipped") or ""
+    fallback = None
+    if cfg.primary not in p_values and cfg.fallback_primary in p_values:
+        fallback = Check("primary_metric", cfg.fallback_primary, "==", cfg.primary, None,
+                         f"promote.primary {cfg.primary} was not measured ({why or 'no such metric'}): the gate "
+                         f"reads promote.fallback_primary {cfg.fallback_primary}")
+        cfg = cfg.model_copy(update={"primary": cfg.fallback_primary})
+    if cfg.primary not in p_values:
+        raise ValueError(f"promote.primary {cfg.primary!r} was not measured ({why or 'no such metric'}): the "
+                         f"evaluation has {', '.join(p_values)}")
+    checks = offline_checks(current, candidate, p_values[cfg.primary], cfg, why)
+    if fallback is not None:
+        checks.insert(0, fallback)
     checks.append(validation_check(validation, trained, cfg))
     agent = evaluation.get("agent")
     checks += agent_checks(agent and agent["current"], agent and agent["candidate"], cfg,

@@ -102,6 +102,14 @@ def render(record: dict[str, Any]) -> str:
             lines += ["", f"## Offline scores on the gold qrels ({gold['n_queries']} questions; not gated on)", "",
                       f"| metric | {ref} | {_short(cand)} | Δ | p (paired) |", "|---|---|---|---|---|"]
             lines += _score_rows(gold)
+        queries = evaluation.get("agent_queries")
+        if queries:
+            lines += ["", f"## Agent-query scores ({queries['n_searches']} logged searches of "
+                      f"{queries['n_questions']} held-out questions, `{queries['source']}`)", "",
+                      f"| metric | {ref} | {_short(cand)} | Δ | p (paired) |", "|---|---|---|---|---|"]
+            lines += _score_rows(queries)
+        elif evaluation.get("agent_queries_skipped"):
+            lines += ["", f"Agent-query scores skipped: {evaluation['agent_queries_skipped']}."]
         agent = evaluation.get("agent")
         if agent:
             lines += ["", f"## Simulated agent ({agent['n_questions']} questions, same seed)", "",

@@ -3,6 +3,7 @@ as YAML parsed it, with the words an error uses for what was expected. A rule ne
 number, "32" is not a number); the few that convert (a list to a tuple, a string to a Path) do so after the test."""
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -109,6 +110,24 @@ def flag(nullable: Nullable = False) -> Any:
 def choice(options: tuple[str, ...], nullable: Nullable = False) -> Any:
     return rule(f"one of {', '.join(map(repr, options))}", lambda v: isinstance(v, str) and v in options, nullable,
                 kind=str)
+
+
+GATE_METRIC = re.compile(r"(recall|ndcg|mrr)@[1-9][0-9]*|trajectory_recall@[1-9][0-9]*|search_(ndcg|recall)@10")
+
+
+def gate_metric(nullable: Nullable = False) -> Any:
+    """A metric the promotion gate can read: a question-level one (recall@K, ndcg@K, mrr@K) or an agent-query one
+    (trajectory_recall@K, search_ndcg@10, search_recall@10)."""
+    return rule("a metric: recall@K, ndcg@K, mrr@K, trajectory_recall@K, search_ndcg@10 or search_recall@10",
+                lambda v: isinstance(v, str) and GATE_METRIC.fullmatch(v) is not None, nullable, kind=str)
+
+
+def gate_metrics(nullable: Nullable = False) -> Any:
+    """A list of `gate_metric` names, held as a tuple."""
+    return rule("a list of metrics (recall@K, ndcg@K, mrr@K, trajectory_recall@K, search_ndcg@10, "
+                "search_recall@10)", lambda v: isinstance(v, list | tuple)
+                and all(isinstance(m, str) and GATE_METRIC.fullmatch(m) for m in v), nullable,
+                kind=tuple[str, ...], convert=tuple)
 
 
 def mapping(nullable: Nullable = False) -> Any:

@@ -27,6 +27,8 @@ from lrat.settings.rules import (
     bound_pair,
     choice,
     flag,
+    gate_metric,
+    gate_metrics,
     integer,
     is_int,
     is_number,
@@ -284,10 +286,16 @@ class Registry(Section):
 
 class Promote(Section):
     split: text(nullable=True) = "test"  # held-out questions (a key of splits.json)
-    primary: choice(PROMOTE_METRICS, nullable=True) = "recall@10"  # the metric the candidate must improve
+    # the metric the candidate must improve: search_recall@10 predicts the agent better than recall@10 on two worlds
+    # (docs/flywheel/alignment.md)
+    primary: gate_metric(nullable=True) = "search_recall@10"
     min_gain: number(nullable=True) = 0.02  # relative gain on the primary metric (0.02 = +2 %)
     alpha: number(gt=0, lt=1, nullable=True) = 0.05  # paired t-test on the primary metric: p < alpha
     max_drop: number(nullable=True) = 0.01  # every other offline metric: at most this much lower (absolute)
+    # the metrics max_drop applies to (not the primary)
+    no_regression: gate_metrics(nullable=True) = (*PROMOTE_METRICS, "trajectory_recall@10")
+    # read instead of an agent-query primary when there are no logged queries of the held-out questions
+    fallback_primary: gate_metric(nullable="none: an unmeasured primary is an error") = "recall@10"
     require_validation: flag(nullable=True) = True  # the candidate's training labels passed `lrat validate`
     agent: flag(nullable=True) = True  # agent-level checks when the world supports the simulated agent
     max_success_drop: number(nullable=True) = 0.01  # agent success: at most this much lower (absolute)
@@ -357,10 +365,17 @@ class Topk(Section):
     experiment: text(nullable=True) = "lrat-topk"
 
 
+class Alignment(Section):
+    # each entry: overrides of `train:` for one more lrat retriever ("max_rows=120", "lr=0.0002,seed=7")
+    variants: strings(nullable=True) = ("max_rows=120", "max_rows=240", "seed=7", "lr=0.0002")
+    experiment: text(nullable=True) = "lrat-alignment"
+
+
 class Experiment(Section):
     split: text(nullable=True) = "test"
     scaling: sub(Scaling) = Field(default_factory=Scaling)
     topk: sub(Topk) = Field(default_factory=Topk)
+    alignment: sub(Alignment) = Field(default_factory=Alignment)
 
 
 class Flywheel(Section):
