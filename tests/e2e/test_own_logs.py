@@ -86,7 +86,8 @@ def project(tmp_path_factory: pytest.TempPathFactory, user_data: UserData) -> Pa
     # small but real training: a fixed sample of the mined rows, short sequences (every model of the pipeline and
     # the ablation trains on it, on 2 CPU cores)
     params["train"].update(base_model="base", max_rows=320, batch_size=32, max_seq_length=96, epochs=1)
-    # the promotion gate (`promote:`) keeps its defaults: +2 % recall@10, p < 0.05, no other metric 0.01 lower
+    # the promotion gate (`promote:`) keeps its defaults: +2 % search_recall@10 (the held-out questions' logged
+    # searches replayed), p < 0.05, no other metric 0.01 lower
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
     subprocess.run(["git", "init", "-q"], cwd=work, check=True)
     return work
@@ -166,6 +167,16 @@ def test_dvc_repro_on_a_users_own_logs(project: Path, repro: subprocess.Complete
     assert str(promotion["candidate"]["version"]) == version
     assert promotion["evaluation"]["n_queries"] == evaluation["n_queries"]
     assert "data.source is logs" in promotion["evaluation"]["agent_skipped"]
+    # the gate read the agent-query primary, from the held-out questions' own trajectories in the ingested logs
+    queries = promotion["evaluation"]["agent_queries"]
+    assert queries["source"] == "data/ingested/trajectories.jsonl" and 0 < queries["n_questions"] <= leaking
+    assert "search_recall_at_10_gain" in checks and "primary_metric" not in checks
+    logged = evaluation["agent_queries"]
+    assert logged["source"] == "data/ingested/trajectories.jsonl" and logged["n_questions"] == queries["n_questions"]
+    assert logged["trajectories_of_other_questions"] > 0  # the training questions' trajectories: never replayed
+    keys = set(evaluation["models"]["lrat"]["agent_queries"])
+    assert {"search_recall@10", "search_ndcg@10", "trajectory_recall@100"} <= keys
+    assert any(re.fullmatch(r"trajectory_recall@\d+", k) and k != "trajectory_recall@100" for k in keys)  # the logs' k
     for name in ("agent_success", "agent_searches"):
         assert checks[name]["passed"] is None and "data.source is logs" in checks[name]["detail"]
     assert all(c["passed"] for c in checks.values() if not c["name"].startswith("agent_"))
@@ -187,7 +198,7 @@ def test_dvc_repro_on_a_users_own_logs(project: Path, repro: subprocess.Complete
           f"({split_report['logs']['held_out_trajectories']} trajectories); "
           f"recall@10 base {evaluation['models']['base']['recall@10']:.4f} vs lrat "
           f"{evaluation['models']['lrat']['recall@10']:.4f} on {evaluation['n_queries']} questions; promotion "
-          f"{promotion['decision']} (p = {checks['recall_at_10_significance']['observed']})")
+          f"{promotion['decision']} (p = {checks['search_recall_at_10_significance']['observed']})")
 
 
 def test_labels_mined_without_the_split_fail_validation(project: Path, repro: subprocess.CompletedProcess):
