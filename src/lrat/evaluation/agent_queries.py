@@ -262,3 +262,18 @@ def evaluate_agent_queries(models: dict[str, str], corpus: Path, qids: list[str]
     summary = logged.summary([q for q in qids if q in scored])
     summary["n_questions_without_qrels"] = len([q for q in qids if q not in qrels])
     return {"summary": summary, "models": means, "significance": tests}
+
+
+def score_logged(models: dict[str, str], bench: Any, split: str, source: Path, k: int | None,
+                 cache_dir: Path | None, encoding: Encoding | None, baseline: str, progress: bool = False,
+                 workers: int = 1, devices: list[str] | None = None) -> tuple[dict[str, Any] | None, str]:
+    """`evaluate_agent_queries` on a benchmark's ``split`` (its questions, texts and evidence qrels) with the logged
+    queries in ``source``; (None, why) when no question of the split has a logged query."""
+    from lrat.evaluation.offline import read_qrels, read_queries, read_split
+
+    qids = read_split(bench, split)
+    logged = read_logged_queries(source, qids, k, read_queries(bench.queries))
+    if why := logged.none_for(qids):
+        return None, why
+    return evaluate_agent_queries(models, bench.corpus, qids, read_qrels(bench.qrels_evidence), logged, cache_dir,
+                                  encoding, baseline, progress, workers, devices), ""

@@ -303,15 +303,12 @@ def add_agent_queries(offline: dict[str, Any], models: dict[str, str], bench: Be
     """Score every model on the split's logged queries; into ``offline`` (eval.json) as
     ``models.NAME.agent_queries``, ``significance.NAME.agent_queries`` and the summary ``agent_queries``. Returns
     why not when no question of the split has a logged query (nothing is added then)."""
-    from lrat.evaluation.agent_queries import evaluate_agent_queries, read_logged_queries
-    from lrat.evaluation.offline import read_qrels, read_queries, read_split
+    from lrat.evaluation.agent_queries import score_logged
 
-    qids = read_split(bench, split)
-    logged = read_logged_queries(source, qids, k, read_queries(bench.queries))
-    if why := logged.none_for(qids):
+    result, why = score_logged(models, bench, split, source, k, cache_dir, encoding,
+                               offline["significance"]["baseline"], progress, workers, devices)
+    if result is None:
         return why
-    result = evaluate_agent_queries(models, bench.corpus, qids, read_qrels(bench.qrels_evidence), logged, cache_dir,
-                                    encoding, offline["significance"]["baseline"], progress, workers, devices)
     for name, means in result["models"].items():
         offline["models"][name][AGENT_QUERIES] = means
     for name, tests in result["significance"].items():

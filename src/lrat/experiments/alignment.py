@@ -138,16 +138,10 @@ def run_alignment(models: dict[str, str], bench: Bench, out: Path, plot: Path | 
                   log: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
     """Score every model three ways on the held-out questions and write ``out`` (JSON) and ``plot`` (PNG).
     ``logged``: the logged queries to replay (None: the base agent's run files from this experiment)."""
+    from lrat.benchmark import as_benchmark
     from lrat.evaluation.agent import evaluate_agents
-    from lrat.evaluation.agent_queries import evaluate_agent_queries, read_logged_queries
-    from lrat.evaluation.offline import (
-        benchmark_sha256,
-        evaluate_offline,
-        read_qrels,
-        read_queries,
-        read_split,
-        without_gold,
-    )
+    from lrat.evaluation.agent_queries import score_logged
+    from lrat.evaluation.offline import benchmark_sha256, evaluate_offline, read_split, without_gold
     from lrat.io import write_json
 
     started = time.perf_counter()
@@ -168,12 +162,10 @@ def run_alignment(models: dict[str, str], bench: Bench, out: Path, plot: Path | 
         source = Path(logged) if logged is not None else Path(scratch) / baseline
         qids = read_split(bench.world, bench.split)
         log(f"agent-query metrics: replaying the logged searches of {source}")
-        queries = evaluate_agent_queries(models, bench.world / "corpus.jsonl", qids,
-                                         read_qrels(bench.world / "qrel_evidence.txt"),
-                                         read_logged_queries(source, qids, bench.agent.k,
-                                                             read_queries(bench.world / "queries.tsv")),
-                                         bench.cache_dir,
-                                         bench.encoding, baseline, progress)
+        queries, why = score_logged(models, as_benchmark(bench.world), bench.split, source, bench.agent.k,
+                                    bench.cache_dir, bench.encoding, baseline, progress)
+        if queries is None:
+            raise ValueError(f"no agent-query metrics to correlate: {why}")
     rows = {name: {"spec": spec,
                    "offline": {m: v for m, v in without_gold(offline["models"][name]).items()
                                if m in QUESTION_METRICS},

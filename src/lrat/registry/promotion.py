@@ -126,28 +126,22 @@ def _agent_queries(specs: dict[str, str], world: Benchmark, split: str, settings
     """Both models on the held-out questions' logged queries (``{"current", "candidate", "p_values",
     "n_questions", "n_searches", "source"}``), or None and why not; an agent-query metric the gate names but
     cannot measure is an error."""
-    from lrat.evaluation.agent_queries import evaluate_agent_queries, read_logged_queries
-    from lrat.evaluation.offline import read_qrels, read_queries, read_split
+    from lrat.evaluation.agent_queries import score_logged
 
     source = settings.logged
-    named = [m for m in (settings.gate.primary, *settings.gate.no_regression) if is_agent_query_metric(m)]
-    if source is None or not Path(source).exists():
+    result, why = None, "no logged queries"
+    if source is not None and not Path(source).exists():
         why = (f"no logged queries at {source} (`make run`'s evaluate stage keeps the base agent's held-out run "
-               "files there; on your own logs, `lrat ingest` writes them)") if source else "no logged queries"
-        if settings.gate.primary in named and not settings.gate.fallback_primary:
-            raise FileNotFoundError(f"promote.primary is {settings.gate.primary}, an agent-query metric, but {why} "
-                                    "(promote.fallback_primary names a metric to read instead)")
-        return None, why
-    qids = read_split(world, split)
-    logged = read_logged_queries(Path(source), qids, settings.agent.k if world.world is not None else None,
-                                 read_queries(world.queries))
-    if why := logged.none_for(qids):
-        if settings.gate.primary in named and not settings.gate.fallback_primary:
+               "files there; on your own logs, `lrat ingest` writes them)")
+    elif source is not None:
+        result, why = score_logged(specs, world, split, Path(source),
+                                   settings.agent.k if world.world is not None else None, settings.cache_dir,
+                                   settings.encoding, "current", progress)
+    if result is None:
+        if is_agent_query_metric(settings.gate.primary) and not settings.gate.fallback_primary:
             raise ValueError(f"promote.primary is {settings.gate.primary}, an agent-query metric, but {why} "
                              "(promote.fallback_primary names a metric to read instead)")
         return None, why
-    result = evaluate_agent_queries(specs, world.corpus, qids, read_qrels(world.qrels_evidence), logged,
-                                    settings.cache_dir, settings.encoding, "current", progress)
     summary = result["summary"]
     return {"current": result["models"]["current"], "candidate": result["models"]["candidate"],
             "p_values": {m: cell["p_value"] for m, cell in result["significance"]["candidate"].items()},
