@@ -41,7 +41,7 @@ def test_the_repository_params_are_valid_and_every_value_is_taken_as_written():
         section = getattr(settings, "validate_" if name == "validate" else name)
         for key, value in block.items():
             held = getattr(section, key)
-            if isinstance(value, dict) and key in ("scaling", "topk", "alignment"):
+            if isinstance(value, dict) and key in ("scaling", "topk", "alignment", "capture"):
                 continue
             assert (list(held) if isinstance(held, tuple) else held) == (
                 value if not isinstance(held, Path) else Path(value)), f"{name}.{key}"

@@ -53,10 +53,21 @@ def flywheel_config(section: dict) -> Flywheel:
     ({"agent": "llm"}, "set flywheel.llm_url and flywheel.llm_model"),
     ({"questions_per_round": 0}, "questions_per_round: 0 is not valid: expected a whole number >= 1"),
     ({"window": -1}, "window: -1 is not valid: expected a whole number >= 1"),
+    ({"agent": "none"}, "set flywheel.collect: service"),
+    ({"agent": "llm", "llm_url": "http://x/v1", "llm_model": "m", "collect": "service"},
+     "`lrat agent` does not tag its calls"),
+    ({"collect": "logs"}, "flywheel.collect: 'logs' is not valid: expected one of"),
+    ({"collect": "service", "service_seconds": 0}, "service_seconds: 0 is not valid"),
 ])
 def test_bad_settings_are_named(section: dict, message: str):
     with pytest.raises(ValueError, match=message):
         flywheel_config(section)
+
+
+def test_collecting_from_the_service_is_part_of_the_plan():
+    assert "collect" not in flywheel_config({}).plan()  # folders started before it existed still resume
+    cfg = flywheel_config({"collect": "service", "agent": "none", "service_trajectories": 50})
+    assert cfg.plan()["collect"] == "service" and cfg.service_trajectories == 50
 
 
 def test_settings_keep_nulls_and_paths():

@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import socket
-import sys
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +25,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import REPO
+from tests.serving.bento_world import bentoml_home, world_bento
 
 if TYPE_CHECKING:
     import subprocess
@@ -59,38 +58,21 @@ class Server:
     proc: subprocess.Popen
 
 
-def _bentoml_home(folder: Path) -> str:
-    """Point BentoML at ``folder`` unless it was imported already (then its store is fixed: use that one)."""
-    if "bentoml" not in sys.modules:
-        os.environ["BENTOML_HOME"] = str(folder)
-        return str(folder)
-    from bentoml._internal.configuration.containers import BentoMLContainer
-
-    return str(BentoMLContainer.bentoml_home.get())
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     """World → corpus → exact index with the base MiniLM → BentoML model + bento (real `bentoml build`)."""
     before = os.environ.get("BENTOML_HOME")
-    home = _bentoml_home(tmp_path_factory.mktemp("bentoml"))
-    from lrat.serving.bundle import Inputs, package
-    from lrat.serving.index import build_index
-    from lrat.serving.models import resolve_model
-    from lrat.serving.settings import IndexSettings, ServeArgs
+    home = bentoml_home(tmp_path_factory.mktemp("bentoml"))
+    from lrat.serving.settings import ServeArgs
     from lrat.simulate.export import write_world
     from lrat.simulate.world import generate_world
 
     tmp = tmp_path_factory.mktemp("service")
     world = generate_world(5, n_docs=300, n_questions=40)
     write_world(world, tmp / "world")
-    corpus, cache, index = tmp / "world" / "corpus.jsonl", tmp / "cache", tmp / "index"
-    build_index(resolve_model("base", "lrat-retriever"), corpus, index, IndexSettings(), cache_dir=cache,
-                progress=False)
     serve = ServeArgs(max_k=MAX_K, max_query_chars=MAX_QUERY_CHARS, max_batch=MAX_BATCH, max_body_bytes=MAX_BODY)
-    inputs = Inputs(root=REPO, registry="lrat-retriever", corpus=corpus, queries=None, index=IndexSettings(),
-                    serve=serve, cache_dir=cache)
-    record = package(index, inputs)
+    record = world_bento(tmp / "world", tmp, serve)
+    corpus, cache, index = tmp / "world" / "corpus.jsonl", tmp / "cache", tmp / "index"
     try:
         yield Built(tmp, home, world, corpus, cache, index, record)
     finally:

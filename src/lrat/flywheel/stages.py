@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,20 +58,78 @@ def collect(ctx: Ctx, n: int, qids: list[str]) -> dict[str, Any]:
     rd = ctx.rounds.round_dir(n)
     runs = rd / "runs"
     log = ctx.rounds.bookkeeping(n) / "serve.log"  # beside the round's folder: logs are not data
-    with serving(record["bento"], log, env={"BENTOML_HOME": home}, die_with_parent=True) as (url, proc):
-        ctx.rounds.record_server(n, proc.pid, url)
-        if ctx.cfg.agent == "llm":
-            summary = _llm_agent(ctx, qids, url, runs)
-        else:
-            summary = _simulated_agent(ctx, qids, url, f"lrat-serve {label}", runs, inputs.serve.max_batch)
+    if ctx.cfg.collect == "service":
+        summary = _collect_from_service(ctx, n, qids, record["bento"], home, log)
+    else:
+        with serving(record["bento"], log, env={"BENTOML_HOME": home}, die_with_parent=True) as (url, proc):
+            ctx.rounds.record_server(n, proc.pid, url)
+            if ctx.cfg.agent == "llm":
+                summary = _llm_agent(ctx, qids, url, runs)
+            else:
+                summary = _simulated_agent(ctx, qids, url, f"lrat-serve {label}", runs, inputs.serve.max_batch)
     ctx.rounds.forget_server(n)
     return {"served": {"name": served["name"], "version": served.get("version"), "bento": record["bento"]},
             "questions": len(qids), **summary}
 
 
-def _simulated_agent(ctx: Ctx, qids: list[str], url: str, name: str, out: Path, max_batch: int) -> dict[str, Any]:
-    from lrat.retrieval.http import HttpRetriever
-    from lrat.simulate.driver import simulate
+def _collect_from_service(ctx: Ctx, n: int, qids: list[str], bento: str, home: str, log: Path) -> dict[str, Any]:
+    """Serve with capture on into ``round-NN/capture`` until ``service_trajectories`` trajectories were finished
+    (POST /finish) or ``service_seconds`` passed; with `agent: simulated` the simulated agent is the caller (over
+    HTTP, tagging its calls), with `agent: none` the callers are whoever calls serve.host:serve.port."""
+    from lrat.serving.capture import CaptureConfig, seal_orphans
+    from lrat.serving.process import read_counter, serving
+
+    folder = ctx.rounds.round_dir(n) / "capture"
+    config = CaptureConfig.from_settings(ctx.values.serve.capture, folder)
+    assert config is not None
+    serve = ctx.values.serve
+    external = ctx.cfg.agent == "none"
+    target = ctx.cfg.service_trajectories or (ctx.cfg.questions_per_round if external else len(qids))
+    limit = ctx.cfg.service_seconds
+    summary: dict[str, Any] = {"collect": "service", "capture": str(folder)}
+    started = time.monotonic()
+    with serving(bento, log, host=serve.host or "127.0.0.1", port=serve.port if external else None,
+                 env={"BENTOML_HOME": home, **config.to_env()}, die_with_parent=True) as (url, proc):
+        ctx.rounds.record_server(n, proc.pid, url)
+        deadline = None if limit is None else started + limit
+        if external:
+            ctx.log(f"round {n}: capturing at {url} until {target} trajectories are finished (POST /finish) or "
+                    f"{limit if limit is not None else 'unlimited'} s pass")
+        else:
+            summary.update(_simulated_caller(ctx, qids, url))
+            deadline = time.monotonic() + 10  # its calls are all made; the writer is catching up at most
+        while True:
+            finished = read_counter(url, "lrat_capture_trajectories_finished_total")
+            if finished >= target or (deadline is not None and time.monotonic() >= deadline):
+                break
+            time.sleep(1.0 if external else 0.1)
+        summary.update(finished=int(finished), seconds=round(time.monotonic() - started, 1),
+                       recorded=int(read_counter(url, "lrat_capture_events_recorded_total")),
+                       dropped=int(read_counter(url, "lrat_capture_events_dropped_total")))
+    orphans = seal_orphans(folder)  # a shutdown that did not seal (killed after the grace period)
+    summary["shards"] = len(list(folder.glob("*.jsonl"))) if folder.is_dir() else 0
+    if orphans["sealed"]:
+        summary["sealed_after_stop"] = orphans["sealed"]
+    if summary["dropped"]:
+        ctx.log(f"round {n}: warning: {summary['dropped']} capture events were dropped (queue full): raise "
+                "serve.capture.queue_size")
+    return summary
+
+
+def _simulated_caller(ctx: Ctx, qids: list[str], url: str) -> dict[str, Any]:
+    """The simulated agent as a client of the service: it tags every call, so the service records the round."""
+    from lrat.simulate.http_agent import simulate_over_http
+
+    world, questions, held_out = _round_questions(ctx, qids)
+    with progress_bar(len(qids), "agents calling the service", enabled=ctx.progress) as update:
+        summary = simulate_over_http(world, questions, url, ctx.values.agent, ctx.seed, None, update,
+                                     held_out=held_out)
+    return {"agent": "simulated", "success": summary["success"], "avg_searches": summary["avg_searches"],
+            "avg_browses": summary["avg_browses"], "caller_seconds": summary["seconds"]}
+
+
+def _round_questions(ctx: Ctx, qids: list[str]) -> tuple[Any, list[Any], set[str]]:
+    """The world, the round's questions in it, and the held-out questions' evidence (for the summary)."""
     from lrat.simulate.store import load_world
 
     world = load_world(ctx.world)
@@ -79,12 +138,19 @@ def _simulated_agent(ctx: Ctx, qids: list[str], url: str, name: str, out: Path, 
     if missing:
         raise ValueError(f"{len(missing)} question(s) of split {ctx.cfg.split!r} are not in {ctx.world} "
                          f"(e.g. {missing[0]})")
+    held_out = {d for q in world.questions if q.split == ctx.settings.gate.split for d in q.evidence}
+    return world, [by_id[q] for q in qids], held_out
+
+
+def _simulated_agent(ctx: Ctx, qids: list[str], url: str, name: str, out: Path, max_batch: int) -> dict[str, Any]:
+    from lrat.retrieval.http import HttpRetriever
+    from lrat.simulate.driver import simulate
+
+    world, questions, held_out = _round_questions(ctx, qids)
     engine = HttpRetriever(url, max_batch=max_batch)
     engine.name = name  # the run files name the served version, not a port that changes every round
-    held_out = {d for q in world.questions if q.split == ctx.settings.gate.split for d in q.evidence}
     with progress_bar(len(qids), "agents via the service", enabled=ctx.progress) as update:
-        summary = simulate(world, [by_id[q] for q in qids], engine, ctx.values.agent, ctx.seed, out, update,
-                           held_out)
+        summary = simulate(world, questions, engine, ctx.values.agent, ctx.seed, out, update, held_out)
     return {"agent": "simulated", "success": summary["success"], "avg_searches": summary["avg_searches"],
             "avg_browses": summary["avg_browses"], "seconds": summary["seconds"]}
 
@@ -113,7 +179,11 @@ def ingest(ctx: Ctx, n: int) -> dict[str, Any]:
     from lrat.ingest.runner import ingest_stage
 
     rd = ctx.rounds.round_dir(n)
-    summary = ingest_stage([rd / "runs"], rd / "ingested", ctx.values, progress=False)
+    source, fmt = (rd / "capture", "service") if ctx.cfg.collect == "service" else (rd / "runs", None)
+    if not source.is_dir():
+        raise FileNotFoundError(f"round {n}: {source} is missing: nothing was collected (re-run with --resume after "
+                                "removing the round's collect marker, or --restart)")
+    summary = ingest_stage([source], rd / "ingested", ctx.values, fmt=fmt, progress=False)
     return {"trajectories": summary["trajectories"], "rejected": summary["rejected"]}
 
 

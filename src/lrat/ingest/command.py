@@ -20,6 +20,7 @@ class Format(StrEnum):
     search_r1 = "search-r1"
     openai_chat = "openai-chat"
     native = "native"
+    service = "service"
 
 
 def ingest_command(
@@ -30,6 +31,8 @@ def ingest_command(
     ],
     out: Annotated[Path, typer.Option("--out", help="Output directory for trajectories/rejects/summary.")],
     format: Annotated[Format | None, typer.Option("--format", help="Input format; auto detects per file and line. "
+                                                  "service: capture shards from `lrat serve --capture` (auto "
+                                                  "finds them too). "
                                                   "[default: ingest.format in params.yaml, auto]",
                                                   show_default=False)] = None,
     corpus: Annotated[Path | None, typer.Option(help="corpus.jsonl {docid, text, title?, url?}: maps URLs and "
@@ -49,7 +52,7 @@ def ingest_command(
     params: ParamsOption = PARAMS,
     quiet: QuietOption = False,
 ) -> None:
-    """Normalize agent logs (BC+ run files, Search-R1, OpenAI chat, native) into trajectories.jsonl.
+    """Normalize agent logs (BC+ run files, Search-R1, OpenAI chat, native, service capture) into trajectories.jsonl.
 
     Every record that cannot be read goes to rejects.jsonl with its file, line and the reason; the good records
     of the same run are all kept. Exit 0 when the run completes, 1 with --fail-on-reject if anything was

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lrat.capture_events import OPEN as OPEN_SHARD
+
 DATA_SUFFIXES = (".json", ".jsonl", ".ndjson", ".txt")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 NOT_RUNS = ("summary.json",)  # what `lrat agent` (and BC+'s evaluator) write beside the run files
@@ -30,12 +32,16 @@ class Unit:
 
 
 def list_files(inputs: list[Path]) -> tuple[list[tuple[Path, str]], list[str]]:
-    """``[(path, relative path)]`` in a stable order, and the files skipped because of their type."""
+    """``[(path, relative path)]`` in a stable order, and the files skipped because of their type. Open capture
+    shards (``*.jsonl.open``, still being written) are always skipped, even when named as an INPUT."""
     files: list[tuple[Path, str]] = []
     skipped: list[str] = []
     for root in inputs:
         if root.is_file():
-            files.append((root, root.name))
+            if root.name.endswith(OPEN_SHARD):
+                skipped.append(str(root))
+            else:
+                files.append((root, root.name))
             continue
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
@@ -84,8 +90,9 @@ def _jsonl(path: Path, rel: str) -> Iterator[Unit]:
             yield unit
 
 
-def read_units(path: Path, rel: str) -> Iterator[Unit]:
-    """Units of one file; blank JSONL lines come back with no record and no error."""
+def read_units(path: Path, rel: str, lines: bool = False) -> Iterator[Unit]:
+    """Units of one file; blank JSONL lines come back with no record and no error. ``lines`` reads the file line by
+    line whatever its name (capture shards)."""
     display = str(path)
     size = path.stat().st_size
     with path.open("rb") as fh:
@@ -93,7 +100,7 @@ def read_units(path: Path, rel: str) -> Iterator[Unit]:
     if not head.strip() and size <= len(head):
         yield Unit(display, rel, None, None, error="empty file", size=size)
         return
-    if path.suffix.lower() in JSONL_SUFFIXES:  # line by line: a garbage line never costs the good ones
+    if lines or path.suffix.lower() in JSONL_SUFFIXES:  # line by line: a garbage line never costs the good ones
         yield from _jsonl(path, rel)
         return
     if b"\x00" in head:

@@ -1,9 +1,12 @@
 """``lrat ingest``: inputs → ``trajectories.jsonl`` + ``rejects.jsonl`` + ``summary.json``, streaming, atomically.
 
 Memory stays flat: records are written as they are read, and only 8-byte hashes of trajectory ids are kept (to
-refuse a duplicate, e.g. the same directory given twice). Inputs that do not belong together (another corpus, another
-benchmark's queries or qrels) are reported in summary.json and, when nothing matches, stop the run with a UsageError
-before any output is replaced (see checks.py).
+refuse a duplicate, e.g. the same directory given twice). Capture shards of the service (format ``service``) are the
+exception: a trajectory's events can be in any shard, so their events are held until every file is read, then
+rebuilt (service.py) and written through the same path as every other record.
+
+Inputs that do not belong together (another corpus, another benchmark's queries or qrels) are reported in
+summary.json and, when nothing matches, stop the run with a UsageError before any output is replaced (see checks.py).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from lrat.ingest.detect import PARSERS, detect
 from lrat.ingest.joins import Joins, load_joins
 from lrat.ingest.reader import Unit, list_files, read_units
 from lrat.ingest.schema import RecordError
+from lrat.ingest.service import OPEN_SHARD_HINT, Captured, is_capture_shard, is_open_shard
 from lrat.ingest.tools import ToolNames
 from lrat.io import atomic_open, dumps_line, write_json
 
@@ -105,40 +109,67 @@ def ingest(
         corpus_check = CorpusCheck(corpus_index.docids, Path(corpus)) if corpus_index is not None else None
         benchmark_check = _benchmark_check(joins, queries, qrels_evidence, qrels_golds, ground_truth)
         files, skipped = list_files([Path(p) for p in inputs])
+        open_shards = [path for path in skipped if is_open_shard(path)]
         for path in skipped:
-            log(f"skipped {path}: not a run file (a summary.json, or not .json, .jsonl, .ndjson or .txt)")
+            if is_open_shard(path):
+                (warn or log)(f"skipped {path}: {OPEN_SHARD_HINT}")
+            else:
+                log(f"skipped {path}: not a run file (a summary.json, or not .json, .jsonl, .ndjson or .txt)")
         bar = _progress(sum(p.stat().st_size for p, _ in files), progress)
+
+        def keep(unit: Unit, name: str, record: dict[str, Any]) -> bool:
+            """What every record goes through once parsed, whatever its format; False if refused."""
+            key = _id_hash(record["trajectory_id"])
+            if key in seen:
+                reject(unit.display, unit.line, f"duplicate trajectory_id {record['trajectory_id']!r}")
+                return False
+            seen.add(key)
+            joins.apply(record)
+            if corpus_check is not None:
+                corpus_check.add(record, _where(unit))
+            benchmark_check.add(record)
+            traj_fh.write(dumps_line(record))
+            counts["trajectories"] += 1
+            by_format[name] += 1
+            by_status[record["status"]] += 1
+            warnings.update(w.split(":", 1)[0] for w in record["warnings"])
+            return True
+
+        captured = Captured()  # the events of every capture shard, grouped by trajectory (rebuilt at the end)
         for path, rel in files:
+            shard = fmt == "service" or (fmt == "auto" and is_capture_shard(path))
             file_formats: Counter[str] = Counter()
-            for unit in read_units(path, rel):
+            for unit in read_units(path, rel, lines=shard):
                 bar.update(unit.size)
                 if unit.error is not None:
                     reject(unit.display, unit.line, unit.error)
                     continue
                 if unit.record is None:
                     continue
+                if shard:
+                    error = captured.add(unit)
+                    if error is not None:
+                        reject(unit.display, unit.line, error)
+                    else:
+                        file_formats["service"] = 1
+                    continue
                 try:
                     name, record = convert(unit, fmt, tools, corpus_index)
                 except RecordError as exc:
                     reject(unit.display, unit.line, str(exc))
                     continue
-                key = _id_hash(record["trajectory_id"])
-                if key in seen:
-                    reject(unit.display, unit.line, f"duplicate trajectory_id {record['trajectory_id']!r}")
-                    continue
-                seen.add(key)
-                joins.apply(record)
-                if corpus_check is not None:
-                    corpus_check.add(record, _where(unit))
-                benchmark_check.add(record)
-                traj_fh.write(dumps_line(record))
-                counts["trajectories"] += 1
-                file_formats[name] += 1
-                by_format[name] += 1
-                by_status[record["status"]] += 1
-                warnings.update(w.split(":", 1)[0] for w in record["warnings"])
+                if keep(unit, name, record):
+                    file_formats[name] += 1
             for name in file_formats:
                 detected[name] += 1
+        for trajectory in captured.trajectories():
+            unit = trajectory.unit()
+            try:
+                name, record = convert(unit, "service", tools, corpus_index)
+            except RecordError as exc:
+                reject(unit.display, unit.line, str(exc))
+                continue
+            keep(unit, name, record)
         bar.close()
         summary = {
             "inputs": len(files),
@@ -148,8 +179,10 @@ def ingest(
             "by_status": dict(sorted(by_status.items())),
             "warnings": dict(sorted(warnings.items())),
             "files_by_format": dict(sorted(detected.items())),
-            "skipped_files": len(skipped),
+            "skipped_files": len(skipped) - len(open_shards),
         }
+        if open_shards:
+            summary["open_capture_shards"] = len(open_shards)
         if corpus_index is not None:
             summary["corpus_docs"] = len(corpus_index.docids)
         # raised inside the block, so the temp outputs are dropped and the previous ones stay untouched

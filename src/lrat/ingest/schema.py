@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from lrat.ingest.context import RecordContext
 
 SCHEMA_VERSION = 1
-FORMATS = ("bcp", "search-r1", "openai-chat", "native")
+FORMATS = ("bcp", "search-r1", "openai-chat", "native", "service")
 STATUSES = ("completed", "incomplete", "failed")
 
 
@@ -109,11 +109,14 @@ def new_record(
     retriever: str | None = None,
     snippet_max_tokens: int | None = None,
     k: int | None = None,
+    record_id: str | None = None,
 ) -> dict[str, Any]:
+    """A record without derived fields; ``record_id`` replaces the place-based id where the format has its own
+    (a service trajectory spans many shards and is known by the caller's id)."""
     assert status in STATUSES, status
     return {
         "schema_version": SCHEMA_VERSION,
-        "trajectory_id": trajectory_id(fmt, ctx.path, ctx.line, ctx.item),
+        "trajectory_id": record_id if record_id is not None else trajectory_id(fmt, ctx.path, ctx.line, ctx.item),
         "source": {
             "format": fmt,
             "path": ctx.path,

@@ -120,6 +120,10 @@ def serve_command(
     ),
     build_only: Annotated[bool, typer.Option("--build-only", help="Make sure the bento exists and print its tag; "
                                              "do not serve.")] = False,
+    capture: Annotated[Path | None, typer.Option("--capture", help="Record the calls callers tag with a trajectory "
+                                                 "id (header X-Trajectory-Id) into JSONL shards in this folder, for "
+                                                 "`lrat ingest`. [default: params serve.capture.dir; off when null]",
+                                                 show_default=False)] = None,
     params: ParamsOption = PARAMS,
 ) -> None:
     """Serve the champion (train.base_model while there is none; or --model) over HTTP with BentoML: POST
@@ -128,6 +132,10 @@ def serve_command(
     The bento is reused when one was built for the same registry version (or model files), corpus, index
     settings, serve limits and service code; otherwise it is indexed, packaged and built first. Every search
     answer names the registry version it was ranked by. Stops on Ctrl-C / SIGTERM.
+
+    With capture on (--capture DIR or serve.capture.dir), calls that carry a trajectory id are recorded with their
+    results and the caller's reasoning (docs: guides/capture.md); POST /finish closes a trajectory. Turning capture
+    on or off rebuilds nothing.
     """
     from lrat.serving.settings import bentoml_home
 
@@ -145,11 +153,20 @@ def serve_command(
     if build_only:
         typer.echo(record["bento"])
         return
-    typer.echo(f"serving on http://{host}:{port} (POST /search, /search_batch, /get_document)", err=True)
+    from lrat.serving.capture import CAPTURE_ENV, CaptureConfig
+
+    recording = CaptureConfig.from_settings(settings.serve.capture, capture)
+    env = {k: v for k, v in os.environ.items() if k != CAPTURE_ENV}
+    if recording is not None:
+        Path(recording.dir).mkdir(parents=True, exist_ok=True)
+        env.update(recording.to_env())
+        typer.echo(f"capture on: tagged calls are recorded in {recording.dir} (POST /finish closes a trajectory)",
+                   err=True)
+    typer.echo(f"serving on http://{host}:{port} (POST /search, /search_batch, /get_document, /finish)", err=True)
     sys.stderr.flush()
     from lrat.serving.process import bentoml_exe
 
     exe = bentoml_exe()
     os.execve(exe, [exe, "serve", record["bento"], "--host", host, "--port", str(port)],
-              {**os.environ, "BENTOML_HOME": home})
+              {**env, "BENTOML_HOME": home})
 

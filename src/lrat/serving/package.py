@@ -19,7 +19,7 @@ SERVICE_MODULE = "lrat.serving.service"  # bentofile.yaml's service: lrat.servin
 
 KEY_LABEL = "lrat-key"  # label on BentoML models and bentos: a digest of what they were made from
 CODE_GLOBS = ("lrat/serving/*.py", "lrat/retrieval/*.py", "lrat/__init__.py", "lrat/_offline.py", "lrat/io.py",
-              "lrat/settings/*.py", "lrat/errors.py")
+              "lrat/settings/*.py", "lrat/errors.py", "lrat/capture_events.py")
 
 
 def _digest(*parts: Any) -> str:

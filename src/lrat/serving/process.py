@@ -64,6 +64,16 @@ def stop(proc: subprocess.Popen, grace: float = 20.0, sig: int = signal.SIGTERM)
     return int(proc.returncode if proc.returncode is not None else -1)
 
 
+def read_counter(url: str, name: str, timeout: float = 10.0) -> float:
+    """A Prometheus counter of the service's /metrics (``name`` with its ``_total``), summed over its label sets
+    (one per worker or endpoint); 0 when the service has not counted anything yet."""
+    import re
+
+    with urllib.request.urlopen(f"{url}/metrics", timeout=timeout) as answer:
+        text = answer.read().decode("utf-8", errors="replace")
+    return sum(float(v) for v in re.findall(rf"^{re.escape(name)}(?:{{[^}}]*}})? ([0-9.eE+-]+)$", text, re.MULTILINE))
+
+
 def _die_with_parent() -> None:
     """In the child, before exec: SIGTERM when the process that started it dies (Linux), so a SIGKILLed flywheel
     does not leave its service running."""

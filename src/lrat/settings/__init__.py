@@ -5,6 +5,7 @@ from lrat.settings.load import ParamsError, load_settings, problems, read_yaml, 
 from lrat.settings.sections import (
     Agent,
     AgentRunner,
+    Capture,
     Data,
     Encoding,
     Experiment,
@@ -26,6 +27,6 @@ from lrat.settings.sections import (
     World,
 )
 
-__all__ = ["Agent", "AgentRunner", "Data", "Encoding", "Experiment", "Flywheel", "Index", "Ingest", "Mine",
+__all__ = ["Agent", "AgentRunner", "Capture", "Data", "Encoding", "Experiment", "Flywheel", "Index", "Ingest", "Mine",
            "ParamsError", "Promote", "Registry", "Retrieval", "Scaling", "Serve", "ServeLimits", "Settings", "Split",
            "Topk", "Train", "Validate", "World", "load_settings", "problems", "read_yaml", "settings_from"]

@@ -50,7 +50,7 @@ TRAIN_PRECISIONS = ("fp32", "bf16")
 ENCODE_PRECISIONS = ("fp32", "fp16", "bf16")
 DEVICE = re.compile(r"cpu|cuda(:[0-9]+)?|mps")
 TRAIN_ROWS = ("satisfied", "all")
-INGEST_FORMATS = ("auto", "bcp", "search-r1", "openai-chat", "native")
+INGEST_FORMATS = ("auto", "bcp", "search-r1", "openai-chat", "native", "service")
 MINE_PRESETS = ("official", "lrat")
 MINE_PAIRINGS = ("latest", "attributed")
 MINE_NEGATIVES = ("episode", "same_search")
@@ -60,7 +60,8 @@ MINE_FORMATS = ("lrat", "compact", "flagembedding")
 PROMOTE_METRICS = ("recall@10", "recall@100", "ndcg@10", "mrr@10")
 INDEX_TYPES = ("flat", "hnsw", "ivf")
 FLYWHEEL_INITS = ("champion", "base")
-FLYWHEEL_AGENTS = ("simulated", "llm")
+FLYWHEEL_AGENTS = ("simulated", "llm", "none")
+FLYWHEEL_COLLECT = ("agent", "service")
 
 DEFAULT_SEARCH_TOOLS = ("search", "local_knowledge_base_retrieval", "web_search", "retrieve", "retrieval")
 DEFAULT_BROWSE_TOOLS = ("get_document", "visit", "access", "open", "open_page", "visit_webpage", "fetch", "browse")
@@ -335,9 +336,21 @@ class ServeLimits(Section):
     access_log: flag() = Field(True, description="one log line per request (BentoML's access log)")
 
 
+class Capture(Section):
+    """`serve.capture:` — the service records the trajectories its callers tag (docs: guides/capture.md). Read when
+    the service starts, not built into the bento, so turning it on or off rebuilds nothing."""
+
+    dir: path(nullable="off") = None  # a folder turns capture on (`lrat serve --capture DIR` does too)
+    max_shard_bytes: integer(ge=1024) = 64 << 20  # a shard is sealed at this size ...
+    max_shard_seconds: number(gt=0) = 300.0  # ... or this age
+    queue_size: integer(ge=1) = 10_000  # events waiting for the writer; beyond it events are dropped and counted
+    retention_days: number(gt=0, nullable="keep every shard") = None  # sealed shards older than this are deleted
+
+
 class Serve(ServeLimits):
     host: text(nullable=True) = "127.0.0.1"
     port: integer(ge=1, le=65535, nullable=True) = 3000
+    capture: sub(Capture) = Field(default_factory=Capture)
 
 
 class AgentRunner(Section):
@@ -387,6 +400,10 @@ class Flywheel(Section):
     init: choice(FLYWHEEL_INITS, nullable=True) = "champion"  # champion | base (train.base_model every round)
     max_rows: integer(ge=1, nullable="all rows") = None  # training rows per round
     agent: choice(FLYWHEEL_AGENTS, nullable=True) = "simulated"  # simulated | llm (`lrat agent` against llm_url)
+    # | none (collect: service with callers outside lrat)
+    collect: choice(FLYWHEEL_COLLECT, nullable=True) = "agent"  # agent: run files | service: what callers recorded
+    service_trajectories: integer(ge=1, nullable="questions_per_round") = None  # collect: service ends after this
+    service_seconds: number(gt=0, nullable="no limit") = 3600.0  # ... many finished trajectories, or this long
     llm_url: text(nullable="none") = None
     llm_model: text(nullable="none") = None
     dvc: flag(nullable=True) = True  # `dvc add` each finished round's folder
@@ -400,7 +417,8 @@ class Flywheel(Section):
     def plan(self) -> dict[str, Any]:
         """What a flywheel folder is committed to: resuming with other values would mix two experiments."""
         return {"split": self.split, "questions_per_round": self.questions_per_round, "window": self.window,
-                "init": self.init, "max_rows": self.max_rows, "agent": self.agent}
+                "init": self.init, "max_rows": self.max_rows, "agent": self.agent,
+                **({"collect": self.collect} if self.collect != "agent" else {})}
 
 
 class Settings(Section):

@@ -184,9 +184,13 @@ class _Run:
         self.items.append(_item("reasoning", say.fill(rng, opening, text, say.draw_length(rng, mean))))
 
 
-def run_agent(q: Question, view: WorldView, cfg: AgentConfig, rng: random.Random,
+def run_agent(q: Question, view: WorldView, cfg: AgentConfig, rng: random.Random, items: list | None = None,
               ) -> Generator[str, list[Hit], dict[str, Any]]:
+    """``items``: an empty list the run appends its items to (and returns as ``result``), so a caller can watch
+    them between searches; lrat.simulate.http_agent sends the reasoning and browses to the service as they come."""
     run = _Run(q, view, cfg, rng)
+    if items is not None:
+        run.items = items
     items, truncate_at = run.items, None
     # drawn first, so two retrievers compared on the same seed face the same luck (common random numbers)
     u_answer, u_guess = rng.random(), rng.random()
