@@ -39,11 +39,7 @@ def simulate(
 
     def finish(q: Question, run: dict[str, Any]) -> None:
         write_json(out / f"run_{q.qid}.json", run_record(q, run, retriever.name, seed, cfg.k, cfg.snippet_words))
-        outcomes.append({"qid": q.qid, "status": run["status"], "correct": run["answer"] == q.answer,
-                         "searches": run["searches"],
-                         "browses": sum(1 for i in run["result"] if i["tool_name"] == "get_document"),
-                         "browsed": {json.loads(i["arguments"])["docid"] for i in run["result"]
-                                     if i["tool_name"] == "get_document"}})
+        outcomes.append(outcome(q, run))
         if progress is not None:
             progress(1)
 
@@ -66,21 +62,22 @@ def simulate(
             except StopIteration as stop:
                 del pending[qid]
                 finish(by_id[qid], stop.value)
-    elapsed = time.perf_counter() - start
-    summary = summarize(outcomes, elapsed, rounds)
-    if held_out is not None:
-        browsed = set().union(*(o["browsed"] for o in outcomes))
-        summary["held_out_evidence"] = {"docs": len(held_out), "browsed_in_these_runs": len(held_out & browsed),
-                                        "share": round(len(held_out & browsed) / len(held_out), 4)
-                                        if held_out else None}
-    return summary
+    return summarize(outcomes, time.perf_counter() - start, rounds, held_out)
 
 
-def summarize(outcomes: list[dict[str, Any]], elapsed: float, rounds: int) -> dict[str, Any]:
+def outcome(q: Question, run: dict[str, Any]) -> dict[str, Any]:
+    """What a summary keeps of one finished run."""
+    browsed = [json.loads(i["arguments"])["docid"] for i in run["result"] if i["tool_name"] == "get_document"]
+    return {"qid": q.qid, "status": run["status"], "correct": run["answer"] == q.answer,
+            "searches": run["searches"], "browses": len(browsed), "browsed": set(browsed)}
+
+
+def summarize(outcomes: list[dict[str, Any]], elapsed: float, rounds: int, held_out: set[str] | None = None
+              ) -> dict[str, Any]:
     n = len(outcomes)
     searches = sum(o["searches"] for o in outcomes)
     browses = sum(o["browses"] for o in outcomes)
-    return {
+    summary = {
         "trajectories": n,
         "success": round(sum(o["correct"] for o in outcomes) / n, 4) if n else None,
         "by_status": dict(Counter("completed" if o["status"] == "completed" else "incomplete" for o in outcomes)),
@@ -91,3 +88,9 @@ def summarize(outcomes: list[dict[str, Any]], elapsed: float, rounds: int) -> di
         "seconds": round(elapsed, 2),
         "trajectories_per_second": round(n / elapsed, 1) if elapsed > 0 else None,
     }
+    if held_out is not None:
+        browsed = set().union(*(o["browsed"] for o in outcomes))
+        summary["held_out_evidence"] = {"docs": len(held_out), "browsed_in_these_runs": len(held_out & browsed),
+                                        "share": round(len(held_out & browsed) / len(held_out), 4)
+                                        if held_out else None}
+    return summary

@@ -29,7 +29,7 @@ from lrat.capture_events import HEADER
 from lrat.io import write_json
 from lrat.retrieval.base import Hit
 from lrat.simulate.agent import AgentConfig, WorldView, run_agent
-from lrat.simulate.driver import summarize
+from lrat.simulate.driver import outcome, summarize
 from lrat.simulate.runfile import run_record
 from lrat.simulate.world import Question, World
 
@@ -192,13 +192,6 @@ def _run_one(q: Question, view: WorldView, cfg: AgentConfig, seed: int,
     return run, caller
 
 
-def _outcome(q: Question, run: dict[str, Any]) -> dict[str, Any]:
-    """What driver.simulate keeps of a run for its summary."""
-    browsed = [json.loads(i["arguments"])["docid"] for i in run["result"] if i["tool_name"] == "get_document"]
-    return {"qid": q.qid, "status": run["status"], "correct": run["answer"] == q.answer,
-            "searches": run["searches"], "browses": len(browsed), "browsed": set(browsed)}
-
-
 def simulate_over_http(
     world: World, questions: list[Question], url: str, cfg: AgentConfig, seed: int, out: Path | None = None,
     progress: Callable[[int], None] | None = None, concurrency: int = 16, held_out: set[str] | None = None,
@@ -237,18 +230,13 @@ def simulate_over_http(
                     model = caller.model
                     name = f"lrat-serve {model['name']}/{model['version']}" if model else f"lrat-serve {service.url}"
                     write_json(out / f"run_{q.qid}.json", run_record(q, run, name, seed, cfg.k, cfg.snippet_words))
-                outcomes.append(_outcome(q, run))
+                outcomes.append(outcome(q, run))
                 if progress is not None:
                     progress(1)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         service.close()
-    elapsed = time.perf_counter() - start
-    summary = summarize(outcomes, elapsed, max((o["searches"] for o in outcomes), default=0))
-    if held_out is not None:
-        browsed = set().union(*(o["browsed"] for o in outcomes))
-        summary["held_out_evidence"] = {"docs": len(held_out), "browsed_in_these_runs": len(held_out & browsed),
-                                        "share": round(len(held_out & browsed) / len(held_out), 4)
-                                        if held_out else None}
+    summary = summarize(outcomes, time.perf_counter() - start, max((o["searches"] for o in outcomes), default=0),
+                        held_out)
     summary["trajectory_ids"] = {q.qid: ids[q.qid] for q in questions}
     return summary
